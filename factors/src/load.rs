@@ -20,22 +20,50 @@ pub enum FactorError {
         source: std::io::Error,
     },
     #[error("{file}, line {line}: {message}")]
-    Invalid { file: String, line: u64, message: String },
+    Invalid {
+        file: String,
+        line: u64,
+        message: String,
+    },
 }
 
 macro_rules! embed_set {
     ($dir:literal) => {
         [
             ("set.toml", include_str!(concat!("../", $dir, "/set.toml"))),
-            ("coefficients.csv", include_str!(concat!("../", $dir, "/coefficients.csv"))),
-            ("cpu_watts.csv", include_str!(concat!("../", $dir, "/cpu_watts.csv"))),
-            ("gpu_watts.csv", include_str!(concat!("../", $dir, "/gpu_watts.csv"))),
+            (
+                "coefficients.csv",
+                include_str!(concat!("../", $dir, "/coefficients.csv")),
+            ),
+            (
+                "cpu_watts.csv",
+                include_str!(concat!("../", $dir, "/cpu_watts.csv")),
+            ),
+            (
+                "gpu_watts.csv",
+                include_str!(concat!("../", $dir, "/gpu_watts.csv")),
+            ),
             ("pue.csv", include_str!(concat!("../", $dir, "/pue.csv"))),
-            ("grid_location.csv", include_str!(concat!("../", $dir, "/grid_location.csv"))),
-            ("grid_market.csv", include_str!(concat!("../", $dir, "/grid_market.csv"))),
-            ("replication.csv", include_str!(concat!("../", $dir, "/replication.csv"))),
-            ("instances.csv", include_str!(concat!("../", $dir, "/instances.csv"))),
-            ("burstable.csv", include_str!(concat!("../", $dir, "/burstable.csv"))),
+            (
+                "grid_location.csv",
+                include_str!(concat!("../", $dir, "/grid_location.csv")),
+            ),
+            (
+                "grid_market.csv",
+                include_str!(concat!("../", $dir, "/grid_market.csv")),
+            ),
+            (
+                "replication.csv",
+                include_str!(concat!("../", $dir, "/replication.csv")),
+            ),
+            (
+                "instances.csv",
+                include_str!(concat!("../", $dir, "/instances.csv")),
+            ),
+            (
+                "burstable.csv",
+                include_str!(concat!("../", $dir, "/burstable.csv")),
+            ),
         ]
     };
 }
@@ -58,7 +86,10 @@ impl FactorSet {
         };
         let origin = format!("embedded factor set `{name}`");
         parse_set(&origin, |file| {
-            let found = files.iter().find(|(n, _)| *n == file).map(|(_, text)| *text);
+            let found = files
+                .iter()
+                .find(|(n, _)| *n == file)
+                .map(|(_, text)| *text);
             Ok(found.unwrap_or_default().to_owned())
         })
     }
@@ -67,8 +98,10 @@ impl FactorSet {
     pub fn from_dir(dir: &Path) -> Result<FactorSet, FactorError> {
         parse_set(&dir.display().to_string(), |file| {
             let path = dir.join(file);
-            std::fs::read_to_string(&path)
-                .map_err(|source| FactorError::Read { file: path.display().to_string(), source })
+            std::fs::read_to_string(&path).map_err(|source| FactorError::Read {
+                file: path.display().to_string(),
+                source,
+            })
         })
     }
 }
@@ -88,18 +121,26 @@ fn parse_set(
 
     let mut cpu = HashMap::new();
     for (_, row) in rows::<CpuRow>(&name("cpu_watts.csv"), &read("cpu_watts.csv")?)? {
-        let watts =
-            CpuWatts { min_watts: row.min_watts, max_watts: row.max_watts, gb_per_chip: row.gb_per_chip };
+        let watts = CpuWatts {
+            min_watts: row.min_watts,
+            max_watts: row.max_watts,
+            gb_per_chip: row.gb_per_chip,
+        };
         cpu.insert((row.provider, row.architecture), watts);
     }
     let mut gpu = HashMap::new();
     for (_, row) in rows::<GpuRow>(&name("gpu_watts.csv"), &read("gpu_watts.csv")?)? {
-        let watts = GpuWatts { min_watts: row.min_watts, max_watts: row.max_watts };
+        let watts = GpuWatts {
+            min_watts: row.min_watts,
+            max_watts: row.max_watts,
+        };
         gpu.insert((row.provider, row.gpu_model), watts);
     }
     let mut pue: HashMap<_, Vec<(i32, f64)>> = HashMap::new();
     for (_, row) in rows::<PueRow>(&name("pue.csv"), &read("pue.csv")?)? {
-        pue.entry((row.provider, row.region)).or_default().push((row.year, row.pue));
+        pue.entry((row.provider, row.region))
+            .or_default()
+            .push((row.year, row.pue));
     }
     let grid_location = parse_grid(&name("grid_location.csv"), &read("grid_location.csv")?)?;
     let grid_market = parse_grid(&name("grid_market.csv"), &read("grid_market.csv")?)?;
@@ -129,13 +170,22 @@ fn parse_set(
 }
 
 /// Deserialises every row, with its 1-based line number (the header is line 1).
-fn rows<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<Vec<(u64, T)>, FactorError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+fn rows<T: for<'de> Deserialize<'de>>(
+    file: &str,
+    text: &str,
+) -> Result<Vec<(u64, T)>, FactorError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
     for record in reader.deserialize::<T>() {
         let row = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            FactorError::Invalid { file: file.to_owned(), line, message: e.to_string() }
+            FactorError::Invalid {
+                file: file.to_owned(),
+                line,
+                message: e.to_string(),
+            }
         })?;
         out.push((out.len() as u64 + 2, row));
     }
@@ -222,14 +272,19 @@ struct BurstableRow {
 }
 
 fn parse_coefficients(file: &str, text: &str) -> Result<Coefficients, FactorError> {
-    let values: HashMap<String, f64> =
-        rows::<CoefficientRow>(file, text)?.into_iter().map(|(_, r)| (r.name, r.value)).collect();
+    let values: HashMap<String, f64> = rows::<CoefficientRow>(file, text)?
+        .into_iter()
+        .map(|(_, r)| (r.name, r.value))
+        .collect();
     let get = |name: &str| {
-        values.get(name).copied().ok_or_else(|| FactorError::Invalid {
-            file: file.to_owned(),
-            line: 1,
-            message: format!("required coefficient `{name}` is missing"),
-        })
+        values
+            .get(name)
+            .copied()
+            .ok_or_else(|| FactorError::Invalid {
+                file: file.to_owned(),
+                line: 1,
+                message: format!("required coefficient `{name}` is missing"),
+            })
     };
     Ok(Coefficients {
         memory_kwh_per_gb_hour: get("memory_kwh_per_gb_hour")?,
@@ -241,9 +296,8 @@ fn parse_coefficients(file: &str, text: &str) -> Result<Coefficients, FactorErro
         aws_glue_vcpus_per_dpu: get("aws_glue_vcpus_per_dpu")?,
         aws_aurora_serverless_vcpus_per_acu: get("aws_aurora_serverless_vcpus_per_acu")?,
         gcp_vcpus_per_gke_cluster: get("gcp_vcpus_per_gke_cluster")?,
-        gcp_vcpus_per_cloud_composer_environment: get(
-            "gcp_vcpus_per_cloud_composer_environment",
-        )?,
+        gcp_vcpus_per_cloud_composer_environment: get("gcp_vcpus_per_cloud_composer_environment")?,
+        vcpus_per_physical_chip: get("vcpus_per_physical_chip")?,
     })
 }
 
@@ -256,12 +310,21 @@ fn parse_grid(file: &str, text: &str) -> Result<GridTable, FactorError> {
             return Err(FactorError::Invalid {
                 file: file.to_owned(),
                 line,
-                message: format!("{} kg CO2e/kWh is not a plausible grid factor", row.kgco2e_per_kwh),
+                message: format!(
+                    "{} kg CO2e/kWh is not a plausible grid factor",
+                    row.kgco2e_per_kwh
+                ),
             });
         }
-        let factor =
-            GridFactor { kg_per_kwh: row.kgco2e_per_kwh, year: row.year, source: row.source };
-        table.entry((row.provider, row.region.to_lowercase())).or_default().push((row.year, factor));
+        let factor = GridFactor {
+            kg_per_kwh: row.kgco2e_per_kwh,
+            year: row.year,
+            source: row.source,
+        };
+        table
+            .entry((row.provider, row.region.to_lowercase()))
+            .or_default()
+            .push((row.year, factor));
     }
     for rows in table.values_mut() {
         rows.sort_by_key(|(year, _)| *year);
@@ -275,7 +338,11 @@ fn parse_replication(
 ) -> Result<HashMap<(String, String), Vec<ReplicationRule>>, FactorError> {
     let mut table: HashMap<_, Vec<ReplicationRule>> = HashMap::new();
     for (line, row) in rows::<ReplicationRow>(file, text)? {
-        let patterns = row.patterns.split(';').map(str::trim).filter(|p| !p.is_empty());
+        let patterns = row
+            .patterns
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
         let rule = match row.match_kind.as_str() {
             "contains_word" => {
                 let compiled: Result<Vec<_>, _> =
@@ -296,8 +363,15 @@ fn parse_replication(
                 });
             }
         };
-        let rule = ReplicationRule { order: row.order, rule, factor: row.factor };
-        table.entry((row.provider, row.service)).or_default().push(rule);
+        let rule = ReplicationRule {
+            order: row.order,
+            rule,
+            factor: row.factor,
+        };
+        table
+            .entry((row.provider, row.service))
+            .or_default()
+            .push(rule);
     }
     for rules in table.values_mut() {
         rules.sort_by_key(|r| r.order);
@@ -325,7 +399,8 @@ fn parse_instances(
     }
     let mut table = HashMap::with_capacity(parsed.len());
     for (_, row) in parsed {
-        let (largest_vcpus, largest_memory_gb, _) = largest[&(row.provider.clone(), row.family.clone())];
+        let (largest_vcpus, largest_memory_gb, _) =
+            largest[&(row.provider.clone(), row.family.clone())];
         let processors = row
             .processors
             .as_deref()
@@ -362,19 +437,31 @@ mod tests {
             let set = FactorSet::embedded(name).unwrap();
             assert_eq!(set.meta.name, name);
             for provider in ["aws", "gcp", "azure"] {
-                assert!(set.cpu_fallback(provider).is_some(), "{name}: no {provider} fallback");
-                assert!(set.pue(provider, None, 2024).is_some(), "{name}: no {provider} PUE");
+                assert!(
+                    set.cpu_fallback(provider).is_some(),
+                    "{name}: no {provider} fallback"
+                );
+                assert!(
+                    set.pue(provider, None, 2024).is_some(),
+                    "{name}: no {provider} PUE"
+                );
                 assert!(set.grid_location_unknown(provider, 2024).is_some());
             }
         }
-        assert!(matches!(FactorSet::embedded("x"), Err(FactorError::UnknownSet(_))));
+        assert!(matches!(
+            FactorSet::embedded("x"),
+            Err(FactorError::UnknownSet(_))
+        ));
     }
 
     #[test]
     fn malformed_rows_name_file_and_line() {
         let text = "provider,gpu_model,min_watts,max_watts,source,year,licence\n\
                     aws,T4,8,71,s,2020,MIT\naws,V100,idle,306,s,2020,MIT\n";
-        let err = rows::<GpuRow>("gpu_watts.csv", text).err().unwrap().to_string();
+        let err = rows::<GpuRow>("gpu_watts.csv", text)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.starts_with("gpu_watts.csv, line 3:"), "{err}");
     }
 }

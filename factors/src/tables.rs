@@ -39,6 +39,8 @@ pub struct Coefficients {
     pub gcp_vcpus_per_gke_cluster: f64,
     /// vCPUs assumed per Cloud Composer environment-hour.
     pub gcp_vcpus_per_cloud_composer_environment: f64,
+    /// vCPUs per physical chip, to count the chips of a family's largest server.
+    pub vcpus_per_physical_chip: f64,
 }
 
 /// Watts per vCPU at idle and at full load, and the memory a SPECpower server of this
@@ -182,7 +184,9 @@ impl FactorSet {
 
     /// Location-based factor of a region; `None` when the region is not in the table.
     pub fn grid_location(&self, provider: &str, region: &str, year: i32) -> Option<&GridFactor> {
-        self.grid_location.get(&key(provider, region)).and_then(|rows| pick_year(rows, year))
+        self.grid_location
+            .get(&key(provider, region))
+            .and_then(|rows| pick_year(rows, year))
     }
 
     /// The provider's location-based fallback for unknown regions.
@@ -192,7 +196,9 @@ impl FactorSet {
 
     /// Market-based factor where the provider publishes one.
     pub fn grid_market(&self, provider: &str, region: &str, year: i32) -> Option<&GridFactor> {
-        self.grid_market.get(&key(provider, region)).and_then(|rows| pick_year(rows, year))
+        self.grid_market
+            .get(&key(provider, region))
+            .and_then(|rows| pick_year(rows, year))
     }
 
     /// The replication factor for a service's usage type (1 when no rule matches).
@@ -214,6 +220,9 @@ impl FactorSet {
 
     /// The burstable instance types of a provider.
     pub fn burstable_types(&self, provider: &str) -> impl Iterator<Item = &str> {
-        self.burstable.keys().filter(move |(p, _)| p == provider).map(|(_, t)| t.as_str())
+        self.burstable
+            .keys()
+            .filter(move |(p, _)| p == provider)
+            .map(|(_, t)| t.as_str())
     }
 }

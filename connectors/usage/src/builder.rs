@@ -91,8 +91,10 @@ impl UsageBatchBuilder {
             .chain(TAIL_STRINGS.iter())
             .map(|name| StringChunkedBuilder::new((*name).into(), capacity))
             .collect();
-        let floats =
-            FLOAT_COLUMNS.iter().map(|name| Floats::new((*name).into(), capacity)).collect();
+        let floats = FLOAT_COLUMNS
+            .iter()
+            .map(|name| Floats::new((*name).into(), capacity))
+            .collect();
         UsageBatchBuilder {
             period_start: Vec::with_capacity(capacity),
             period_end: Vec::with_capacity(capacity),
@@ -163,10 +165,16 @@ impl UsageBatchBuilder {
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_column()
         };
-        let mut strings: Vec<Column> =
-            done.strings.into_iter().map(|b| b.finish().into_column()).collect();
-        let mut floats: Vec<Column> =
-            done.floats.into_iter().map(|b| b.finish().into_column()).collect();
+        let mut strings: Vec<Column> = done
+            .strings
+            .into_iter()
+            .map(|b| b.finish().into_column())
+            .collect();
+        let mut floats: Vec<Column> = done
+            .floats
+            .into_iter()
+            .map(|b| b.finish().into_column())
+            .collect();
         let source = strings.pop().expect("source column");
         let tags = strings.pop().expect("tags column");
         let currency = strings.pop().expect("currency column");
@@ -210,7 +218,10 @@ mod tests {
             ..UsageRow::default()
         };
         builder.push(&row);
-        builder.push(&UsageRow { usage_class: Some(UsageClass::Excluded), ..row.clone() });
+        builder.push(&UsageRow {
+            usage_class: Some(UsageClass::Excluded),
+            ..row.clone()
+        });
         let df = builder.finish().unwrap();
         validate(&df).unwrap();
         assert_eq!(df.height(), 2);

@@ -16,7 +16,11 @@ pub struct Location {
 
 impl Location {
     pub fn file(source: impl Into<String>) -> Self {
-        Location { source: source.into(), line: None, column: None }
+        Location {
+            source: source.into(),
+            line: None,
+            column: None,
+        }
     }
 
     pub fn at_line(mut self, line: u64) -> Self {
@@ -67,14 +71,23 @@ pub enum SourceError {
 
 impl SourceError {
     pub fn invalid(location: Location, message: impl Into<String>) -> Self {
-        SourceError::Invalid { location, message: message.into() }
+        SourceError::Invalid {
+            location,
+            message: message.into(),
+        }
     }
 
     pub fn io(path: impl fmt::Display, source: std::io::Error) -> Self {
-        SourceError::Io { path: path.to_string(), source }
+        SourceError::Io {
+            path: path.to_string(),
+            source,
+        }
     }
 
     pub fn polars(context: impl fmt::Display, source: polars::error::PolarsError) -> Self {
-        SourceError::Polars { context: context.to_string(), source }
+        SourceError::Polars {
+            context: context.to_string(),
+            source,
+        }
     }
 }

@@ -1,0 +1,222 @@
+//! carbonledger's AWS connector: reads Cost and Usage Report files (legacy CUR and CUR 2.0 /
+//! Data Exports, CSV, gzip CSV or Parquet, a single file or a delivery folder) and emits usage
+//! batches in the shared usage schema, classified with Cloud Carbon Footprint's AWS rules.
+//!
+//! Quantities are converted to the schema's units:
+//!
+//! * `compute`: `vcpu_hours` (vCPU-hours) = instance-hours × the instance type's vCPUs (Lambda:
+//!   seconds / 3600); `gpu_hours` (GPU-hours) = instance-hours × GPUs; `memory_gb_hours`
+//!   (GB-hours) = instance-hours × the instance's memory in GB;
+//! * `storage_ssd`, `storage_hdd`: `storage_tb_hours` (TB-hours) = GB-months × 24 × days in the
+//!   month / 1000, or GB-hours / 1000;
+//! * `network`: `network_gb` (GB) = GB transferred.
+//!
+//! `unknown` rows are real usage the method cannot quantify (estimated by ratio downstream);
+//! `excluded` rows carry no physical usage or are not estimated, with the reason.
+//! This crate reads files only; fetching from S3 is the caller's job.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use carbonledger_aws::{CostMeasure, CurOptions, CurSource};
+//! use carbonledger_factors::FactorSet;
+//! use carbonledger_usage::UsageSource;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let factors = Arc::new(FactorSet::embedded("ccf")?);
+//! let options = CurOptions { cost: CostMeasure::Unblended };
+//! let mut source = CurSource::open("reports/cur".as_ref(), factors, options)?;
+//! let totals = source.read(&mut |batch| {
+//!     println!("{} rows", batch.height());
+//!     Ok(())
+//! })?;
+//! println!("{} input rows", totals.rows);
+//! # Ok(())
+//! # }
+//! ```
+
+mod classify;
+mod columns;
+mod gzip;
+mod layout;
+mod lists;
+mod parse;
+mod reader;
+mod region;
+mod values;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use carbonledger_factors::FactorSet;
+use carbonledger_usage::{InputTotals, Location, SourceError, UsageSource};
+use polars::prelude::DataFrame;
+
+pub use classify::PROVIDER;
+pub use columns::Flavour;
+pub use layout::LayoutKind;
+pub use region::billing_code_region;
+
+/// Which cost column becomes the rows' `cost` (and the input cost totals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CostMeasure {
+    /// `lineItem/UnblendedCost`: the list-rate cost of each line; `SavingsPlanNegation` lines
+    /// cancel the covered usage.
+    #[default]
+    Unblended,
+    /// `lineItem/NetUnblendedCost`: unblended after discounts (the column must exist).
+    NetUnblended,
+    /// Commitments spread over the usage they cover, as AWS CUDOS does: Savings Plan covered
+    /// usage at its effective cost, RI usage at the reservation's effective cost, unused
+    /// commitment on the fee lines, upfront fees and negations at 0; else unblended cost.
+    Amortized,
+}
+
+impl CostMeasure {
+    /// `unblended`, `net-unblended` or `amortized`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostMeasure::Unblended => "unblended",
+            CostMeasure::NetUnblended => "net-unblended",
+            CostMeasure::Amortized => "amortized",
+        }
+    }
+
+    /// The inverse of [`CostMeasure::as_str`].
+    pub fn parse(s: &str) -> Option<CostMeasure> {
+        [
+            CostMeasure::Unblended,
+            CostMeasure::NetUnblended,
+            CostMeasure::Amortized,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+
+    fn required_column(self) -> columns::Logical {
+        match self {
+            CostMeasure::Unblended | CostMeasure::Amortized => columns::Logical::UnblendedCost,
+            CostMeasure::NetUnblended => columns::Logical::NetUnblendedCost,
+        }
+    }
+}
+
+impl fmt::Display for CostMeasure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How to read a CUR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CurOptions {
+    pub cost: CostMeasure,
+}
+
+/// A CUR file or delivery folder, ready to be read.
+pub struct CurSource {
+    path: PathBuf,
+    layout: layout::Layout,
+    state: reader::ReadState,
+}
+
+impl CurSource {
+    /// Finds the files under `path` (see the crate README for the layouts and which delivery
+    /// of a billing period is read). Fails when the path cannot be read, a manifest names a
+    /// part that is not there, a part is ZIP-compressed, or a folder holds no CUR file.
+    pub fn open(
+        path: &Path,
+        factors: Arc<FactorSet>,
+        options: CurOptions,
+    ) -> Result<CurSource, SourceError> {
+        let layout = layout::discover(path)?;
+        let factor_error = |e: regex::Error| {
+            SourceError::invalid(
+                Location::file(format!("factor set {}", factors.label())),
+                format!("a burstable instance type is not a valid pattern: {e}"),
+            )
+        };
+        let classifier = classify::Classifier::new(Arc::clone(&factors)).map_err(factor_error)?;
+        let regions = region::RegionResolver::new().map_err(factor_error)?;
+        Ok(CurSource {
+            path: path.to_path_buf(),
+            layout,
+            state: reader::ReadState::new(classifier, regions, options.cost),
+        })
+    }
+
+    /// The files that [`UsageSource::read`] reads, in order.
+    pub fn files(&self) -> Vec<&Path> {
+        self.layout.files.iter().map(|f| f.path.as_path()).collect()
+    }
+
+    /// The input's layout.
+    pub fn layout_kind(&self) -> LayoutKind {
+        self.layout.kind
+    }
+
+    /// The billing period folders found (`20231101-20231201`, `BILLING_PERIOD=2023-11`).
+    pub fn periods(&self) -> &[String] {
+        &self.layout.periods
+    }
+}
+
+impl UsageSource for CurSource {
+    fn describe(&self) -> String {
+        let files = self.layout.files.len();
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let what = match self.layout.kind {
+            LayoutKind::File => {
+                let measure = self.state.measure;
+                return format!("AWS CUR file {} (cost {measure})", self.path.display());
+            }
+            LayoutKind::LegacyFolder => "legacy CUR layout",
+            LayoutKind::Cur2Folder => "CUR 2.0 layout",
+            LayoutKind::PlainFolder => "folder of CUR files",
+        };
+        let periods = self.layout.periods.len();
+        let mut detail = what.to_owned();
+        if periods > 0 {
+            detail.push_str(&format!(", {}", plural(periods, "billing period")));
+        }
+        format!(
+            "AWS CUR folder {} ({detail}, {}; cost {})",
+            self.path.display(),
+            plural(files, "file"),
+            self.state.measure
+        )
+    }
+
+    fn read(
+        &mut self,
+        sink: &mut dyn FnMut(DataFrame) -> Result<(), SourceError>,
+    ) -> Result<InputTotals, SourceError> {
+        let mut totals = InputTotals::default();
+        for file in &self.layout.files {
+            let file_totals = reader::read_file(file, &mut self.state, sink)?;
+            totals.add(&file_totals);
+        }
+        Ok(totals)
+    }
+}
+
+/// Whether a header row (a file's column names) is a CUR header, in any flavour: legacy
+/// (`lineItem/UsageType`, `lineItem/LineItemType`) or snake_case Athena / CUR 2.0
+/// (`line_item_usage_type`, `line_item_line_item_type`).
+pub fn looks_like_cur(header: &[String]) -> bool {
+    columns::detect_flavour(header).is_some()
+}
+
+/// Which CUR flavour a header row is, if it is one (see [`looks_like_cur`]).
+pub fn cur_flavour(header: &[String]) -> Option<Flavour> {
+    columns::detect_flavour(header)
+}
+
+/// Whether CCF treats `usage_type` as a "byte-hours" type (it ends with one of CCF's
+/// `BYTE_HOURS_USAGE_TYPES`: `ByteHrs`, `SmObjects`, `EarlyDelete-GDA`, `EarlyDelete-SIA`,
+/// `EarlyDelete-ZIA`, `GlacierByteHrs`, `ByteHrs-EFS`, `ByteHrs-DynamoDB`). CCF divides such
+/// rows' GB-month amounts by 2^40; this connector converts them as GB-months, and the
+/// estimator re-applies CCF's division in `ccf` mode with this test.
+pub fn is_byte_hours_usage_type(usage_type: &str) -> bool {
+    lists::ends_with_any(&lists::BYTE_HOURS_USAGE_TYPES, usage_type)
+}

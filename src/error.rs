@@ -1,0 +1,43 @@
+//! The library's error type; the binary maps each kind to an exit code.
+
+use carbonledger_factors::FactorError;
+use carbonledger_usage::SourceError;
+use polars::error::PolarsError;
+
+/// Everything that can stop a carbonledger command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The billing input is missing, unreadable or malformed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A factor file is missing or malformed.
+    #[error(transparent)]
+    Factors(#[from] FactorError),
+    /// The command line asks for something impossible (e.g. Parquet to a terminal).
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the output failed.
+    #[error("{path}: {source}")]
+    Output {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// polars failed while estimating or writing.
+    #[error("{context}: {source}")]
+    Polars {
+        context: String,
+        #[source]
+        source: PolarsError,
+    },
+    /// The ledger does not account for every input row or unit of cost: a bug, never output.
+    #[error("reconciliation failed: {0}")]
+    Reconciliation(String),
+}
+
+impl Error {
+    pub fn polars(context: impl Into<String>) -> impl FnOnce(PolarsError) -> Error {
+        let context = context.into();
+        move |source| Error::Polars { context, source }
+    }
+}

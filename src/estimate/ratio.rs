@@ -1,0 +1,242 @@
+//! Estimating unknown usage by ratio from the usage the method could estimate.
+//!
+//! `--method ccf` does what CCF's code does: per provider and billed unit, the known rows' kWh
+//! per unit of cost (AWS) or of usage amount (GCP, Azure), times the unknown row's cost or
+//! amount; when no known row has that unit the row gets no estimate. `--method default` first
+//! uses the same service and unit by usage amount (like for like), then the provider and unit by
+//! cost, then the provider's kWh per unit of cost over all its known rows; negative costs are
+//! not turned into negative energy.
+//!
+//! Units: kWh, kg CO2e; cost in the row's currency.
+
+use std::collections::HashMap;
+
+use super::Method;
+
+/// Sums over known rows: energy (kWh), CCF-style kWh, embodied (kg), cost, usage amount.
+#[derive(Debug, Default, Clone, Copy)]
+struct Acc {
+    energy: f64,
+    ccf_kwh: f64,
+    embodied: f64,
+    cost: f64,
+    amount: f64,
+}
+
+impl Acc {
+    fn add(&mut self, v: [f64; 5]) {
+        self.energy += v[0];
+        self.ccf_kwh += v[1];
+        self.embodied += v[2];
+        self.cost += v[3];
+        self.amount += v[4];
+    }
+}
+
+/// Collects the known rows while the estimator runs.
+#[derive(Debug, Default)]
+pub struct RatioBook {
+    /// `provider␟service␟unit` → (the three parts, sums).
+    by_service_unit: HashMap<String, ((String, String, String), Acc)>,
+    key: String,
+}
+
+impl RatioBook {
+    /// Adds a known row: `[energy kWh, CCF kWh, embodied kg, cost, usage amount]`.
+    pub fn add_known(&mut self, provider: &str, service: &str, unit: &str, values: [f64; 5]) {
+        self.key.clear();
+        for (i, part) in [provider, service, unit].into_iter().enumerate() {
+            if i > 0 {
+                self.key.push('\u{1f}');
+            }
+            self.key.push_str(part);
+        }
+        if let Some((_, acc)) = self.by_service_unit.get_mut(self.key.as_str()) {
+            acc.add(values);
+            return;
+        }
+        let mut acc = Acc::default();
+        acc.add(values);
+        let parts = (provider.to_owned(), service.to_owned(), unit.to_owned());
+        self.by_service_unit.insert(self.key.clone(), (parts, acc));
+    }
+
+    /// Ends collection and derives the per-unit and per-provider sums.
+    pub fn freeze(self, method: Method) -> Ratios {
+        let mut by_unit: HashMap<(String, String), Acc> = HashMap::new();
+        let mut by_provider: HashMap<String, Acc> = HashMap::new();
+        let mut by_service_unit = HashMap::with_capacity(self.by_service_unit.len());
+        for ((p, s, u), acc) in self.by_service_unit.into_values() {
+            let v = [acc.energy, acc.ccf_kwh, acc.embodied, acc.cost, acc.amount];
+            by_unit.entry((p.clone(), u.clone())).or_default().add(v);
+            by_provider.entry(p.clone()).or_default().add(v);
+            by_service_unit.insert((p, s, u), acc);
+        }
+        Ratios {
+            method,
+            by_service_unit,
+            by_unit,
+            by_provider,
+        }
+    }
+}
+
+/// The frozen sums, ready to estimate unknown rows.
+#[derive(Debug)]
+pub struct Ratios {
+    method: Method,
+    by_service_unit: HashMap<(String, String, String), Acc>,
+    by_unit: HashMap<(String, String), Acc>,
+    by_provider: HashMap<String, Acc>,
+}
+
+/// An unknown row's estimate and the ratio it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatioEstimate {
+    pub energy_kwh: f64,
+    pub ccf_kwh: f64,
+    pub embodied_kg: f64,
+    pub basis: String,
+}
+
+fn scaled(acc: &Acc, per: f64, x: f64, basis: String) -> RatioEstimate {
+    RatioEstimate {
+        energy_kwh: acc.energy / per * x,
+        ccf_kwh: acc.ccf_kwh / per * x,
+        embodied_kg: acc.embodied / per * x,
+        basis,
+    }
+}
+
+impl Ratios {
+    /// Estimates an unknown row, or says why it cannot be estimated.
+    pub fn estimate(
+        &self,
+        provider: &str,
+        service: &str,
+        unit: &str,
+        cost: f64,
+        amount: f64,
+    ) -> Result<RatioEstimate, String> {
+        let unit_key = (provider.to_owned(), unit.to_owned());
+        match self.method {
+            Method::Ccf => {
+                let by_cost = provider == "aws";
+                let acc = self.by_unit.get(&unit_key);
+                let per = acc.map(|a| if by_cost { a.cost } else { a.amount });
+                match (acc, per) {
+                    (Some(acc), Some(per)) if per != 0.0 => {
+                        let (x, what) = if by_cost {
+                            (cost, "cost")
+                        } else {
+                            (amount, "amount")
+                        };
+                        let basis = format!("by ratio: kWh per {what} of known `{unit}` usage");
+                        Ok(scaled(acc, per, x, basis))
+                    }
+                    _ => Err(format!(
+                        "no estimated {provider} usage in unit `{unit}` to take a ratio from \
+                         (ccf method)"
+                    )),
+                }
+            }
+            Method::Default => {
+                let service_key = (provider.to_owned(), service.to_owned(), unit.to_owned());
+                if let Some(acc) = self
+                    .by_service_unit
+                    .get(&service_key)
+                    .filter(|a| a.amount > 0.0)
+                {
+                    let basis = format!("by ratio: kWh per `{unit}` of known {service} usage");
+                    return Ok(scaled(acc, acc.amount, amount.max(0.0), basis));
+                }
+                if let Some(acc) = self.by_unit.get(&unit_key).filter(|a| a.cost > 0.0) {
+                    let basis = format!("by ratio: kWh per unit of cost of known `{unit}` usage");
+                    return Ok(scaled(acc, acc.cost, cost.max(0.0), basis));
+                }
+                if let Some(acc) = self.by_provider.get(provider).filter(|a| a.cost > 0.0) {
+                    let basis =
+                        format!("by ratio: kWh per unit of cost of all known {provider} usage");
+                    return Ok(scaled(acc, acc.cost, cost.max(0.0), basis));
+                }
+                Err(format!(
+                    "no estimated {provider} usage in this run to take a ratio from"
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} != {b}");
+    }
+
+    #[test]
+    fn ccf_reproduces_the_nat_gateway_worked_example() {
+        // ccf-methodology §5.1: a known EC2 `Hrs` row of cost 552 gave 3.0426203211844607 kWh;
+        // an unknown NatGateway-Hours row (unit Hrs) of cost 10516.725 gets
+        // 3.0426203211844607 / 552 × 10516.725 kWh.
+        let mut book = RatioBook::default();
+        let kwh = 3.0426203211844607;
+        book.add_known("aws", "AmazonEC2", "Hrs", [kwh, kwh, 0.0, 552.0, 24.0]);
+        let ratios = book.freeze(Method::Ccf);
+        let r = ratios
+            .estimate("aws", "AmazonVPC", "Hrs", 10516.725, 720.0)
+            .unwrap();
+        close(r.energy_kwh, 57.968118111066396);
+        // A unit no known row has gets no estimate under CCF.
+        assert!(
+            ratios
+                .estimate("aws", "AmazonCloudWatch", "Metrics", 5.0, 1.0)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn default_prefers_like_for_like_then_cost() {
+        let mut book = RatioBook::default();
+        book.add_known(
+            "gcp",
+            "Compute Engine",
+            "seconds",
+            [2.0, 2.0, 0.5, 10.0, 3600.0],
+        );
+        book.add_known(
+            "gcp",
+            "Cloud Storage",
+            "byte-seconds",
+            [1.0, 1.0, 0.0, 30.0, 1e12],
+        );
+        let ratios = book.freeze(Method::Default);
+        // Same service and unit: by amount.
+        let r = ratios
+            .estimate("gcp", "Compute Engine", "seconds", 99.0, 1800.0)
+            .unwrap();
+        close(r.energy_kwh, 1.0);
+        close(r.embodied_kg, 0.25);
+        // Other service, same unit: by cost of `seconds` usage (2 kWh per 10).
+        let r = ratios
+            .estimate("gcp", "Cloud Run", "seconds", 5.0, 1.0)
+            .unwrap();
+        close(r.energy_kwh, 1.0);
+        // Unit nobody has: provider-wide kWh per cost (3 kWh per 40).
+        let r = ratios
+            .estimate("gcp", "Cloud DNS", "requests", 4.0, 1000.0)
+            .unwrap();
+        close(r.energy_kwh, 0.3);
+        // Negative cost gives zero, not negative energy.
+        let r = ratios
+            .estimate("gcp", "Cloud DNS", "requests", -4.0, 1000.0)
+            .unwrap();
+        assert_eq!(r.energy_kwh, 0.0);
+        assert!(
+            ratios
+                .estimate("aws", "AmazonEC2", "Hrs", 1.0, 1.0)
+                .is_err()
+        );
+    }
+}

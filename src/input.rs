@@ -1,0 +1,141 @@
+//! Opening the user's input: finding its provider from the headers and its connector.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use carbonledger_aws::{CostMeasure, CurOptions, CurSource};
+use carbonledger_factors::FactorSet;
+use carbonledger_usage::{Location, SourceError, UsageSource};
+use flate2::read::MultiGzDecoder;
+use polars::prelude::*;
+
+use crate::Error;
+
+/// The billing formats carbonledger knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    Aws,
+    Gcp,
+    Azure,
+    Focus,
+}
+
+/// Opens `path` with the connector of `provider`, detecting the provider from the first data
+/// file's header when not given.
+pub fn open(
+    path: &Path,
+    provider: Option<Provider>,
+    factors: Arc<FactorSet>,
+    cost: CostMeasure,
+) -> Result<Box<dyn UsageSource>, Error> {
+    let provider = match provider {
+        Some(p) => p,
+        None => detect(path)?,
+    };
+    match provider {
+        Provider::Aws => Ok(Box::new(CurSource::open(
+            path,
+            factors,
+            CurOptions { cost },
+        )?)),
+        other => Err(Error::Usage(format!(
+            "the {other:?} connector is not available in this version; only AWS CUR files are"
+        ))),
+    }
+}
+
+/// Detects the provider from the header of the first data file under `path`.
+pub fn detect(path: &Path) -> Result<Provider, Error> {
+    let file = first_data_file(path)?.ok_or_else(|| {
+        SourceError::invalid(
+            Location::file(path.display().to_string()),
+            "no billing files found",
+        )
+    })?;
+    let header = read_header(&file)?;
+    if carbonledger_aws::looks_like_cur(&header) {
+        return Ok(Provider::Aws);
+    }
+    let message = format!(
+        "not a billing file this version reads: the header ({} columns, starting `{}`) is \
+         not an AWS CUR header",
+        header.len(),
+        header.iter().take(3).cloned().collect::<Vec<_>>().join(",")
+    );
+    Err(SourceError::invalid(
+        Location::file(file.display().to_string()).at_line(1),
+        message,
+    )
+    .into())
+}
+
+fn is_data_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    name.ends_with(".csv") || name.ends_with(".csv.gz") || name.ends_with(".parquet")
+}
+
+fn first_data_file(path: &Path) -> Result<Option<PathBuf>, Error> {
+    let io = |e| SourceError::io(path.display(), e);
+    if path.is_file() {
+        return Ok(Some(path.to_path_buf()));
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in &entries {
+        if entry.is_file() && is_data_file(entry) {
+            return Ok(Some(entry.clone()));
+        }
+    }
+    for entry in entries.iter().filter(|e| e.is_dir()) {
+        if let Some(found) = first_data_file(entry)? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// The column names of a CSV (optionally gzip) or Parquet file.
+pub fn read_header(file: &Path) -> Result<Vec<String>, Error> {
+    let name = file.display().to_string();
+    if name.to_lowercase().ends_with(".parquet") {
+        let handle = File::open(file).map_err(|e| SourceError::io(&name, e))?;
+        let schema = ParquetReader::new(handle)
+            .schema()
+            .map_err(|e| SourceError::polars(format!("{name}: reading the Parquet schema"), e))?;
+        return Ok(schema.iter_names().map(|n| n.to_string()).collect());
+    }
+    let handle = File::open(file).map_err(|e| SourceError::io(&name, e))?;
+    let reader: Box<dyn Read> = if name.to_lowercase().ends_with(".gz") {
+        Box::new(MultiGzDecoder::new(handle))
+    } else {
+        Box::new(handle)
+    };
+    let mut line = String::new();
+    BufReader::new(reader)
+        .read_line(&mut line)
+        .map_err(|e| SourceError::io(&name, e))?;
+    let line = line.trim_start_matches('\u{feff}').trim_end();
+    if line.is_empty() {
+        return Err(SourceError::invalid(Location::file(name).at_line(1), "empty file").into());
+    }
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes());
+    let record = csv.records().next().transpose().map_err(|e| {
+        SourceError::invalid(
+            Location::file(&name).at_line(1),
+            format!("unreadable header: {e}"),
+        )
+    })?;
+    Ok(record
+        .map(|r| r.iter().map(str::to_owned).collect())
+        .unwrap_or_default())
+}

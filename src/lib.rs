@@ -1,0 +1,21 @@
+//! carbonledger: cloud bills in, a carbon ledger out.
+//!
+//! The pipeline reads as the modules do: [`input`] opens a billing source through its
+//! connector (which normalises rows into the usage schema of `carbonledger-usage`),
+//! [`estimate`] turns usage into energy (kWh) and emissions (kg CO2e) with a factor set of
+//! `carbonledger-factors`, [`ledger`] names the columns it adds, [`output`] and [`group`]
+//! write the ledger or its totals, and [`reconcile`] proves that every row and every unit of
+//! cost arrived. [`run`] ties them together for `carbonledger estimate`.
+
+pub mod error;
+pub mod estimate;
+pub mod group;
+pub mod input;
+pub mod ledger;
+pub mod output;
+pub mod reconcile;
+pub mod run;
+pub mod sample;
+pub mod synth;
+
+pub use error::Error;

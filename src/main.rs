@@ -1,0 +1,197 @@
+//! The `carbonledger` command line. Data goes to stdout (or `--output`), logs and the
+//! reconciliation summary to stderr. Exit codes: 0 success, 1 bad input or a failed run,
+//! 2 a bad command line, 3 a reconciliation failure (a bug: nothing is written).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use carbonledger::Error;
+use carbonledger::estimate::Method;
+use carbonledger::group::GroupKey;
+use carbonledger::input::Provider;
+use carbonledger::output::Format;
+use carbonledger::run::{self, EstimateRequest};
+use carbonledger_aws::CostMeasure;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "carbonledger",
+    version,
+    about = "Turns cloud bills into a carbon ledger"
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Estimate energy and emissions of a bill and write the ledger or its totals.
+    Estimate(EstimateArgs),
+    /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
+    GenerateCur(GenerateArgs),
+}
+
+#[derive(Args)]
+struct EstimateArgs {
+    /// A billing file (CSV, CSV.gz, Parquet) or a report folder as the provider writes it.
+    #[arg(long, required_unless_present = "sample", conflicts_with = "sample")]
+    input: Option<PathBuf>,
+    /// Run on the synthetic sample CUR embedded in the binary.
+    #[arg(long)]
+    sample: bool,
+    /// The billing format; detected from the headers when left out.
+    #[arg(long, value_enum)]
+    provider: Option<Provider>,
+    /// `default` (carbonledger's method) or `ccf` (Cloud Carbon Footprint's numbers).
+    #[arg(long, value_enum, default_value = "default")]
+    method: Method,
+    /// A factor-set folder laid out like `factors/default/`, replacing the embedded set.
+    #[arg(long, value_name = "DIR")]
+    factors: Option<PathBuf>,
+    /// Totals by any of day, month, account, region, service, usage_class, provider, tag:KEY.
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    group_by: Vec<GroupKey>,
+    /// Output format. `table` groups by month, service and usage_class unless --group-by.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write to FILE instead of stdout (written aside and renamed when the run succeeds).
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The AWS cost measure carried into the ledger.
+    #[arg(long, value_enum, default_value = "unblended")]
+    cost: CostArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CostArg {
+    Unblended,
+    NetUnblended,
+    Amortized,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Number of CUR lines (header not counted).
+    #[arg(long, default_value_t = 10_000)]
+    lines: u64,
+    /// Random seed; the same seed gives the same file.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Billing month, YYYY-MM.
+    #[arg(long, default_value = "2026-10")]
+    month: String,
+    /// Where to write the CSV.
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Estimate(args) => estimate(args),
+        Command::GenerateCur(args) => generate(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+/// The one place errors become exit codes.
+fn exit_code(error: &Error) -> u8 {
+    match error {
+        Error::Source(_) | Error::Factors(_) | Error::Output { .. } | Error::Polars { .. } => 1,
+        Error::Usage(_) => 2,
+        Error::Reconciliation(_) => 3,
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    // Show every row and column of tables. Set before any other thread starts.
+    // SAFETY: called at start-up, before the program spawns threads.
+    unsafe {
+        std::env::set_var("POLARS_FMT_MAX_ROWS", "-1");
+        std::env::set_var("POLARS_FMT_MAX_COLS", "-1");
+        std::env::set_var("POLARS_FMT_STR_LEN", "80");
+        std::env::set_var("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1");
+        std::env::set_var("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1");
+        std::env::set_var("POLARS_FMT_TABLE_CELL_NUMERIC_ALIGNMENT", "RIGHT");
+        // Never wrap cells to a terminal width: a table is read whole or piped.
+        std::env::set_var("POLARS_TABLE_WIDTH", "65535");
+    }
+}
+
+fn estimate(args: EstimateArgs) -> Result<(), Error> {
+    let cost = match args.cost {
+        CostArg::Unblended => CostMeasure::Unblended,
+        CostArg::NetUnblended => CostMeasure::NetUnblended,
+        CostArg::Amortized => CostMeasure::Amortized,
+    };
+    let request = EstimateRequest {
+        input: args.input,
+        sample: args.sample,
+        provider: args.provider,
+        method: args.method,
+        factors: args.factors,
+        group_by: args.group_by,
+        format: args.format,
+        output: args.output,
+        cost,
+    };
+    let reconciliation = run::estimate(&request)?;
+    eprint!("{reconciliation}");
+    Ok(())
+}
+
+fn generate(args: GenerateArgs) -> Result<(), Error> {
+    let bad_month = || Error::Usage(format!("--month {} is not YYYY-MM", args.month));
+    let (year, month) = args.month.split_once('-').ok_or_else(bad_month)?;
+    let month = (
+        year.parse().map_err(|_| bad_month())?,
+        month.parse().map_err(|_| bad_month())?,
+    );
+    let options = carbonledger::synth::SynthOptions {
+        lines: args.lines,
+        seed: args.seed,
+        month,
+        ..Default::default()
+    };
+    let path = args.output.display().to_string();
+    let file = std::fs::File::create(&args.output).map_err(|source| Error::Output {
+        path: path.clone(),
+        source,
+    })?;
+    let summary = carbonledger::synth::write_cur(std::io::BufWriter::new(file), &options)
+        .map_err(|source| Error::Output { path, source })?;
+    eprintln!(
+        "wrote {} CUR lines to {}",
+        summary.lines,
+        args.output.display()
+    );
+    Ok(())
+}
