@@ -459,3 +459,106 @@ fn generate_cur_writes_a_bill_that_estimates() {
     ]);
     assert_eq!(summary_count(&stderr(&out), "rows read"), 500);
 }
+
+/// Every readable fixture, with both methods and every cost measure: the run succeeds, which
+/// means the reconciliation held (a mismatch exits with code 3), and it read every line.
+#[test]
+fn every_fixture_reconciles_with_both_methods_and_all_cost_measures() {
+    let cases = [
+        ("aws/legacy_mixed.csv", Some("aws/legacy_mixed.csv")),
+        ("aws/legacy_mixed.csv.gz", Some("aws/legacy_mixed.csv")),
+        ("aws/cur2_mixed.csv", None),
+        ("aws/cur2_layout", None),
+        ("aws/legacy_layout", None),
+        (
+            "aws/cur_legacy_anonymized_focus_converters.csv",
+            Some("aws/cur_legacy_anonymized_focus_converters.csv"),
+        ),
+    ];
+    for (input, legacy_csv) in cases {
+        let path = fixture(input);
+        for method in ["ccf", "default"] {
+            for cost in ["unblended", "net-unblended", "amortized"] {
+                let out = run(&[
+                    "estimate",
+                    "--input",
+                    path.to_str().expect("utf-8"),
+                    "--method",
+                    method,
+                    "--cost",
+                    cost,
+                    "--format",
+                    "csv",
+                ]);
+                let log = stderr(&out);
+                if cost == "net-unblended" && !out.status.success() {
+                    // Only files that carry the column can be read with this measure.
+                    assert_eq!(out.status.code(), Some(1), "{input}: {log}");
+                    assert!(log.contains("NetUnblendedCost"), "{input}: {log}");
+                    continue;
+                }
+                assert!(out.status.success(), "{input} {method} {cost}: {log}");
+                let rows = summary_count(&log, "rows read");
+                assert!(rows > 0, "{input}");
+                let ledger = CsvReadOptions::default()
+                    .with_infer_schema_length(None)
+                    .into_reader_with_file_handle(std::io::Cursor::new(out.stdout))
+                    .finish()
+                    .expect("csv ledger");
+                assert_eq!(ledger.height() as u64, rows, "{input} {method} {cost}");
+                if let (Some(csv), "unblended") = (legacy_csv, cost) {
+                    let facts = input_facts(std::fs::File::open(fixture(csv)).expect("csv"));
+                    assert_eq!(rows as usize, facts.rows);
+                    assert!(close(sum(&ledger, "cost"), facts.cost), "{input} {method}");
+                }
+            }
+        }
+    }
+}
+
+/// The same bill as CSV and as Parquet gives the same ledger totals.
+#[test]
+fn a_parquet_cur_estimates_like_its_csv() {
+    let dir = tempfile::tempdir().expect("temp");
+    let csv_path = real_cur();
+    let mut bill = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv_path.clone()))
+        .expect("csv reader")
+        .finish()
+        .expect("csv");
+    let parquet_path = dir.path().join("cur.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet_path).expect("create"))
+        .finish(&mut bill)
+        .expect("write parquet");
+    let totals = |input: &Path| -> (u64, f64, f64) {
+        let out = ok(&[
+            "estimate",
+            "--input",
+            input.to_str().expect("utf-8"),
+            "--group-by",
+            "month",
+            "--format",
+            "json",
+        ]);
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+        let get = |key: &str| {
+            rows.iter()
+                .map(|r| r[key].as_f64().expect(key))
+                .sum::<f64>()
+        };
+        (
+            summary_count(&stderr(&out), "rows read"),
+            get("cost"),
+            get("scope2_location_kg"),
+        )
+    };
+    let (csv_rows, csv_cost, csv_kg) = totals(&csv_path);
+    let (pq_rows, pq_cost, pq_kg) = totals(&parquet_path);
+    assert_eq!(csv_rows, pq_rows);
+    assert!(
+        close(csv_cost, pq_cost) && close(csv_kg, pq_kg),
+        "{csv_kg} vs {pq_kg}"
+    );
+    assert!(csv_kg > 0.0);
+}
