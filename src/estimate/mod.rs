@@ -151,38 +151,37 @@ impl<'f> Estimator<'f> {
         ratios: &Ratios,
         mut usage: DataFrame,
     ) -> PolarsResult<DataFrame> {
-        {
-            let rows = UsageColumns::of(&usage)?;
-            let n = usage.height();
-            let mut out = EstimateColumns::new(self.method.as_str(), &self.factor_set, n);
-            let mut classes: Vec<&str> = Vec::with_capacity(n);
-            let mut reasons: Vec<Option<String>> = Vec::with_capacity(n);
-            for i in 0..n {
-                let factors = self.factors_for(&rows, i, UsageClass::Unknown);
-                let provider = rows.str(&rows.provider, i);
-                let service = rows.str(&rows.service, i);
-                let unit = rows.str(&rows.unit, i);
-                match ratios.estimate(provider, service, unit, rows.cost[i], rows.amount[i]) {
-                    Ok(r) => {
-                        classes.push(UsageClass::Unknown.as_str());
-                        reasons.push(rows.reason.get(i).map(str::to_owned));
-                        out.push(&ratio_estimate(self.method, &factors, &r));
-                    }
-                    Err(reason) => {
-                        classes.push(UsageClass::Excluded.as_str());
-                        reasons.push(Some(reason));
-                        out.push(&Estimate {
-                            kind: kind::EXCLUDED,
-                            ..Estimate::default()
-                        });
-                    }
+        let n = usage.height();
+        let mut out = EstimateColumns::new(self.method.as_str(), &self.factor_set, n);
+        let mut classes: Vec<&str> = Vec::with_capacity(n);
+        let mut reasons: Vec<Option<String>> = Vec::with_capacity(n);
+        let rows = UsageColumns::of(&usage)?;
+        for i in 0..n {
+            let factors = self.factors_for(&rows, i, UsageClass::Unknown);
+            let provider = rows.str(&rows.provider, i);
+            let service = rows.str(&rows.service, i);
+            let unit = rows.str(&rows.unit, i);
+            match ratios.estimate(provider, service, unit, rows.cost[i], rows.amount[i]) {
+                Ok(r) => {
+                    classes.push(UsageClass::Unknown.as_str());
+                    reasons.push(rows.reason.get(i).map(str::to_owned));
+                    out.push(&ratio_estimate(self.method, &factors, &r));
+                }
+                Err(reason) => {
+                    // No known usage to take a ratio from: excluded, with that reason.
+                    classes.push(UsageClass::Excluded.as_str());
+                    reasons.push(Some(reason));
+                    out.push(&Estimate {
+                        kind: kind::EXCLUDED,
+                        ..Estimate::default()
+                    });
                 }
             }
-            drop(rows);
-            usage.with_column(Column::new(ucol::USAGE_CLASS.into(), classes))?;
-            usage.with_column(Column::new(ucol::EXCLUSION_REASON.into(), reasons))?;
-            usage.hstack(&out.finish())
         }
+        drop(rows);
+        usage.with_column(Column::new(ucol::USAGE_CLASS.into(), classes))?;
+        usage.with_column(Column::new(ucol::EXCLUSION_REASON.into(), reasons))?;
+        usage.hstack(&out.finish())
     }
 
     fn factors_for(
