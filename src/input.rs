@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use carbonledger_aws::{CostMeasure, CurOptions, CurSource};
+use carbonledger_aws::{CurOptions, CurSource};
 use carbonledger_factors::FactorSet;
 use carbonledger_usage::{Location, SourceError, UsageSource};
 use flate2::read::MultiGzDecoder;
@@ -23,23 +23,19 @@ pub enum Provider {
 }
 
 /// Opens `path` with the connector of `provider`, detecting the provider from the first data
-/// file's header when not given.
+/// file's header when not given. `options` are the AWS connector's (cost measure, CCF quirks).
 pub fn open(
     path: &Path,
     provider: Option<Provider>,
     factors: Arc<FactorSet>,
-    cost: CostMeasure,
+    options: CurOptions,
 ) -> Result<Box<dyn UsageSource>, Error> {
     let provider = match provider {
         Some(p) => p,
         None => detect(path)?,
     };
     match provider {
-        Provider::Aws => Ok(Box::new(CurSource::open(
-            path,
-            factors,
-            CurOptions { cost },
-        )?)),
+        Provider::Aws => Ok(Box::new(CurSource::open(path, factors, options)?)),
         other => Err(Error::Usage(format!(
             "the {other:?} connector is not available in this version; only AWS CUR files are"
         ))),

@@ -62,15 +62,17 @@ struct EstimateArgs {
     /// Write to FILE instead of stdout (written aside and renamed when the run succeeds).
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The AWS cost measure carried into the ledger.
-    #[arg(long, value_enum, default_value = "unblended")]
-    cost: CostArg,
+    /// The AWS cost measure carried into the ledger [default: blended with --method ccf (the
+    /// cost CCF divides by), unblended with --method default].
+    #[arg(long, value_enum)]
+    cost: Option<CostArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum CostArg {
     Unblended,
     NetUnblended,
+    Blended,
     Amortized,
 }
 
@@ -147,10 +149,11 @@ fn init_logging(verbose: u8) {
 }
 
 fn estimate(args: EstimateArgs) -> Result<(), Error> {
-    let cost = match args.cost {
-        CostArg::Unblended => CostMeasure::Unblended,
-        CostArg::NetUnblended => CostMeasure::NetUnblended,
-        CostArg::Amortized => CostMeasure::Amortized,
+    let cost = match (args.cost, args.method) {
+        (Some(CostArg::Unblended), _) | (None, Method::Default) => CostMeasure::Unblended,
+        (Some(CostArg::NetUnblended), _) => CostMeasure::NetUnblended,
+        (Some(CostArg::Blended), _) | (None, Method::Ccf) => CostMeasure::Blended,
+        (Some(CostArg::Amortized), _) => CostMeasure::Amortized,
     };
     let request = EstimateRequest {
         input: args.input,

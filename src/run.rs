@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use carbonledger_aws::CostMeasure;
+use carbonledger_aws::{CostMeasure, CurOptions};
 use carbonledger_factors::FactorSet;
 use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, col as ucol};
 use polars::io::parquet::write::BatchedWriter;
@@ -68,7 +68,12 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         }
         _ => return Err(Error::Usage("give either --input PATH or --sample".into())),
     };
-    let mut source = input::open(&path, request.provider, Arc::clone(&factors), request.cost)?;
+    // The ccf method also takes CCF's vCPU-hour arithmetic from the connector.
+    let options = CurOptions {
+        cost: request.cost,
+        ccf_quirks: request.method == Method::Ccf,
+    };
+    let mut source = input::open(&path, request.provider, Arc::clone(&factors), options)?;
     tracing::info!("reading {}", source.describe());
 
     let dest = Destination::new(request.output.as_deref(), request.format)?;

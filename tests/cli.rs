@@ -49,10 +49,15 @@ struct InputFacts {
 }
 
 fn input_facts(reader: impl std::io::Read) -> InputFacts {
+    input_facts_of(reader, "lineItem/UnblendedCost")
+}
+
+/// [`input_facts`] with the cost summed from `cost_column`.
+fn input_facts_of(reader: impl std::io::Read, cost_column: &str) -> InputFacts {
     let mut csv = csv::Reader::from_reader(reader);
     let header = csv.headers().expect("header").clone();
     let at = |name: &str| header.iter().position(|h| h == name).expect(name);
-    let (cost_at, type_at) = (at("lineItem/UnblendedCost"), at("lineItem/LineItemType"));
+    let (cost_at, type_at) = (at(cost_column), at("lineItem/LineItemType"));
     let mut facts = InputFacts {
         rows: 0,
         cost: 0.0,
@@ -71,12 +76,16 @@ fn input_facts(reader: impl std::io::Read) -> InputFacts {
 }
 
 fn sample_facts() -> InputFacts {
+    sample_facts_of("lineItem/UnblendedCost")
+}
+
+fn sample_facts_of(cost_column: &str) -> InputFacts {
     let gz = std::fs::read(fixture("sample/cur-sample-2026-10.csv.gz")).expect("sample");
     let mut text = Vec::new();
     flate2::read::GzDecoder::new(&gz[..])
         .read_to_end(&mut text)
         .expect("gunzip");
-    input_facts(&text[..])
+    input_facts_of(&text[..], cost_column)
 }
 
 fn read_parquet(path: &Path) -> DataFrame {
@@ -478,7 +487,7 @@ fn every_fixture_reconciles_with_both_methods_and_all_cost_measures() {
     for (input, legacy_csv) in cases {
         let path = fixture(input);
         for method in ["ccf", "default"] {
-            for cost in ["unblended", "net-unblended", "amortized"] {
+            for cost in ["unblended", "net-unblended", "blended", "amortized"] {
                 let out = run(&[
                     "estimate",
                     "--input",
@@ -491,10 +500,19 @@ fn every_fixture_reconciles_with_both_methods_and_all_cost_measures() {
                     "csv",
                 ]);
                 let log = stderr(&out);
-                if cost == "net-unblended" && !out.status.success() {
+                let column = match cost {
+                    "net-unblended" => Some("NetUnblendedCost"),
+                    "blended" => Some("BlendedCost"),
+                    _ => None,
+                };
+                if let (Some(column), false) = (column, out.status.success()) {
                     // Only files that carry the column can be read with this measure.
                     assert_eq!(out.status.code(), Some(1), "{input}: {log}");
-                    assert!(log.contains("NetUnblendedCost"), "{input}: {log}");
+                    let snake = column.replace("Cost", "_cost").to_lowercase();
+                    assert!(
+                        log.contains(column) || log.contains(&snake),
+                        "{input}: {log}"
+                    );
                     continue;
                 }
                 assert!(out.status.success(), "{input} {method} {cost}: {log}");
@@ -561,4 +579,225 @@ fn a_parquet_cur_estimates_like_its_csv() {
         "{csv_kg} vs {pq_kg}"
     );
     assert!(csv_kg > 0.0);
+}
+
+/// The real CUR with `lineItem/BlendedCost` rewritten to differ from the unblended cost on every
+/// line that has a cost (blended = unblended × 0.75 + 0.01), so the two sums tell the columns
+/// apart.
+fn real_cur_with_distinct_blended_cost(dir: &Path) -> PathBuf {
+    let mut reader = csv::Reader::from_path(real_cur()).expect("fixture");
+    let header = reader.headers().expect("header").clone();
+    let at = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (unblended, blended) = (at("lineItem/UnblendedCost"), at("lineItem/BlendedCost"));
+    let path = dir.join("cur_blended.csv");
+    let mut writer = csv::Writer::from_path(&path).expect("write");
+    writer.write_record(&header).expect("header");
+    for record in reader.records() {
+        let mut cells: Vec<String> = record.expect("record").iter().map(str::to_owned).collect();
+        let cost: f64 = cells[unblended].parse().unwrap_or(0.0);
+        cells[blended] = format!("{}", cost * 0.75 + 0.01);
+        writer.write_record(&cells).expect("row");
+    }
+    writer.flush().expect("flush");
+    path
+}
+
+/// The ledger cost and the reconciliation's cost in of an estimate written as CSV.
+fn ledger_cost(args: &[&str]) -> (f64, String) {
+    let mut all = vec!["estimate", "--format", "csv"];
+    all.extend_from_slice(args);
+    let out = ok(&all);
+    let ledger = CsvReadOptions::default()
+        .with_infer_schema_length(None)
+        .into_reader_with_file_handle(std::io::Cursor::new(out.stdout.clone()))
+        .finish()
+        .expect("csv ledger");
+    (sum(&ledger, "cost"), stderr(&out))
+}
+
+#[test]
+fn ccf_carries_blended_cost_unless_told_otherwise() {
+    let dir = tempfile::tempdir().expect("temp");
+    let path = real_cur_with_distinct_blended_cost(dir.path());
+    let input = path.to_str().expect("utf-8");
+    let file = || std::fs::File::open(&path).expect("input");
+    let blended = input_facts_of(file(), "lineItem/BlendedCost").cost;
+    let unblended = input_facts(file()).cost;
+    assert!(!close(blended, unblended), "{blended} vs {unblended}");
+
+    // --method ccf without --cost: CCF's blended cost.
+    let (cost, log) = ledger_cost(&["--input", input, "--method", "ccf"]);
+    assert!(close(cost, blended), "{cost} vs {blended}");
+    let cost_in = format!("cost in              {blended:.4} USD");
+    assert!(log.contains(&cost_in), "{cost_in}\n{log}");
+    // --method default without --cost: unblended.
+    let (cost, _) = ledger_cost(&["--input", input, "--method", "default"]);
+    assert!(close(cost, unblended), "{cost} vs {unblended}");
+    let (cost, _) = ledger_cost(&["--input", input]);
+    assert!(close(cost, unblended), "{cost} vs {unblended}");
+    // --cost overrides the method's default both ways.
+    let (cost, _) = ledger_cost(&["--input", input, "--method", "ccf", "--cost", "unblended"]);
+    assert!(close(cost, unblended), "{cost} vs {unblended}");
+    let (cost, _) = ledger_cost(&["--input", input, "--cost", "blended"]);
+    assert!(close(cost, blended), "{cost} vs {blended}");
+}
+
+#[test]
+fn ccf_on_a_bill_without_blended_cost_needs_cost_unblended() {
+    let input = fixture("aws/legacy_mixed.csv");
+    let input = input.to_str().expect("utf-8");
+    let out = run(&["estimate", "--input", input, "--method", "ccf"]);
+    let log = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("legacy_mixed.csv, line 1, column `lineItem/BlendedCost`")
+            && log.contains("required column `lineItem/BlendedCost` is missing"),
+        "{log}"
+    );
+    ok(&[
+        "estimate",
+        "--input",
+        input,
+        "--method",
+        "ccf",
+        "--cost",
+        "unblended",
+    ]);
+}
+
+#[test]
+fn sample_runs_with_the_ccf_method_on_its_blended_cost() {
+    // The sample's generator writes `lineItem/BlendedCost` (equal to the unblended cost).
+    let facts = sample_facts_of("lineItem/BlendedCost");
+    let out = ok(&["estimate", "--sample", "--method", "ccf"]);
+    let log = stderr(&out);
+    assert_eq!(summary_count(&log, "rows read") as usize, facts.rows);
+    let cost_in = format!("cost in              {:.4} USD", facts.cost);
+    let cost_out = format!("cost out             {:.4} USD", facts.cost);
+    assert!(
+        log.contains(&cost_in) && log.contains(&cost_out),
+        "{cost_in}\n{log}"
+    );
+}
+
+/// The ledger rows of `legacy_mixed.csv` (unblended cost) by usage type, for one method.
+fn legacy_mixed_ledger(method: &str) -> DataFrame {
+    let input = fixture("aws/legacy_mixed.csv");
+    let out = ok(&[
+        "estimate",
+        "--input",
+        input.to_str().expect("utf-8"),
+        "--method",
+        method,
+        "--cost",
+        "unblended",
+        "--format",
+        "csv",
+    ]);
+    CsvReadOptions::default()
+        .with_infer_schema_length(None)
+        .into_reader_with_file_handle(std::io::Cursor::new(out.stdout))
+        .finish()
+        .expect("csv ledger")
+}
+
+/// (estimate_kind, energy_kwh, cost) of the one ledger row with `usage_type`.
+fn ledger_row(ledger: &DataFrame, usage_type: &str) -> (String, f64, f64) {
+    let types = ledger
+        .column("usage_type")
+        .expect("type")
+        .str()
+        .expect("str");
+    let i = types
+        .iter()
+        .position(|t| t == Some(usage_type))
+        .expect(usage_type);
+    let kind = ledger
+        .column("estimate_kind")
+        .expect("kind")
+        .str()
+        .expect("str");
+    let f = |name: &str| {
+        ledger
+            .column(name)
+            .expect(name)
+            .cast(&DataType::Float64)
+            .expect("f64")
+            .f64()
+            .expect("f64")
+            .get(i)
+            .unwrap_or(f64::NAN)
+    };
+    (
+        kind.get(i).expect("kind").to_owned(),
+        f("energy_kwh"),
+        f("cost"),
+    )
+}
+
+#[test]
+fn ccf_quirk_rows_get_zero_kwh_and_stay_out_of_the_ratio() {
+    let ccf = legacy_mixed_ledger("ccf");
+    // zz9.xlarge (no vCPU count anywhere) and db.r5.12xl (looked up as `r5.12xl`): CCF's
+    // vCPU-hours are NaN and `getEstimateByUsageUnit` returns 0 kWh before it accumulates the
+    // row for the ratio (CostAndUsageReports.ts). Known rows (not by ratio), 0 kWh, no embodied.
+    for usage_type in ["USE1-BoxUsage:zz9.xlarge", "USE1-InstanceUsage:db.r5.12xl"] {
+        let (kind, kwh, _) = ledger_row(&ccf, usage_type);
+        assert_eq!((kind.as_str(), kwh), ("estimated", 0.0), "{usage_type}");
+    }
+    let types = ccf.column("usage_type").expect("type").str().expect("str");
+    let units = ccf.column("usage_unit").expect("unit").str().expect("str");
+    let kinds = ccf
+        .column("estimate_kind")
+        .expect("kind")
+        .str()
+        .expect("str");
+    let column = |name: &str| {
+        ccf.column(name)
+            .expect(name)
+            .cast(&DataType::Float64)
+            .expect("f64")
+            .f64()
+            .expect("f64")
+            .clone()
+    };
+    let (ccf_kwh, cost, embodied) = (
+        column("ccf_kwh"),
+        column("cost"),
+        column("scope3_embodied_kg"),
+    );
+    let zero_rows = ["USE1-BoxUsage:zz9.xlarge", "USE1-InstanceUsage:db.r5.12xl"];
+    let (mut known_kwh, mut known_cost) = (0.0, 0.0);
+    for i in 0..ccf.height() {
+        let zero = types.get(i).is_some_and(|t| zero_rows.contains(&t));
+        if zero {
+            assert_eq!((ccf_kwh.get(i), embodied.get(i)), (Some(0.0), Some(0.0)));
+        }
+        if units.get(i) == Some("Hrs") && kinds.get(i) == Some("estimated") && !zero {
+            known_kwh += ccf_kwh.get(i).unwrap_or(0.0);
+            known_cost += cost.get(i).unwrap_or(0.0);
+        }
+    }
+    // CCF's ratio for unknown `Hrs` usage (§5.1): kWh of the accumulated `Hrs` rows / their
+    // cost, without the zero rows' 0.6 + 5.76 USD. NatGateway-Hours costs 1.08 USD.
+    let nat = types
+        .iter()
+        .position(|t| t == Some("USE1-NatGateway-Hours"))
+        .expect("nat");
+    let nat_kwh = ccf_kwh.get(nat).expect("ratio kWh");
+    assert!(
+        close(nat_kwh, known_kwh / known_cost * 1.08),
+        "{nat_kwh} vs {known_kwh} / {known_cost} × 1.08"
+    );
+    assert!(!close(
+        nat_kwh,
+        known_kwh / (known_cost + 0.6 + 5.76) * 1.08
+    ));
+
+    // Default: zz9.xlarge is unknown (estimated by ratio); db.r5.12xl is 48 vCPU × 1 h.
+    let default = legacy_mixed_ledger("default");
+    let (kind, _, cost) = ledger_row(&default, "USE1-BoxUsage:zz9.xlarge");
+    assert_eq!((kind.as_str(), cost), ("ratio", 0.6));
+    let (kind, kwh, _) = ledger_row(&default, "USE1-InstanceUsage:db.r5.12xl");
+    assert!(kind == "estimated" && kwh > 0.0, "{kind} {kwh}");
 }

@@ -84,7 +84,7 @@ fn mean_of(values: &[f64]) -> f64 {
 fn median_of(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
@@ -174,12 +174,105 @@ mod tests {
     #[test]
     fn embodied_share_of_platform() {
         // m5 family platform 1610.3792 kg; m5.xlarge (4 of 96 vCPUs) for 8760 h over 35040 h:
-        // 1610.3792 × 0.25 × 4/96 = 16.774783… kg.
+        // 8760 / 35040 = 0.25; 1610.3792 × 0.25 = 402.5948 kg; × 4/96 = 402.5948 / 24
+        // = 16.774783333… kg.
         close(
             embodied_kg(1610.3792, 8760.0, 35040.0, 4.0, 96.0),
-            1610.3792 * 0.25 * 4.0 / 96.0,
+            16.774_783_333_333_333,
         );
         assert_eq!(embodied_kg(1000.0, 1.0, 35040.0, 4.0, 0.0), 0.0);
+        assert_eq!(embodied_kg(1000.0, 1.0, 0.0, 4.0, 96.0), 0.0);
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// The `ccf` factor set: its AWS and GCP per-vCPU watts are CCF's code table
+    /// (ccf-methodology §1.1), quoted in the tests below.
+    fn ccf_set() -> FactorSet {
+        FactorSet::embedded("ccf").expect("the ccf set loads")
+    }
+
+    #[test]
+    fn mean_of_listed_architectures() {
+        // AWS Skylake 0.65 / 4.26 W, 81.32 GB per chip; Cascade Lake 0.64 / 3.97 W, 98.12 GB.
+        // Mean: (0.65 + 0.64) / 2 = 0.645 W; (4.26 + 3.97) / 2 = 4.115 W;
+        // (81.32 + 98.12) / 2 = 89.72 GB.
+        let set = ccf_set();
+        let list = names(&["Skylake", "Cascade Lake"]);
+        let w = processor_watts(
+            &set,
+            "aws",
+            &list,
+            ArchitectureFallback::AnyUnknownFallsBack,
+        )
+        .expect("both architectures are known");
+        close(w.min_watts, 0.645);
+        close(w.max_watts, 4.115);
+        close(w.gb_per_chip.unwrap(), 89.72);
+    }
+
+    #[test]
+    fn sandy_or_ivy_bridge_takes_the_median() {
+        let set = ccf_set();
+        let rule = ArchitectureFallback::AnyUnknownFallsBack;
+        // CCF's GCP n1 list: Skylake 0.65/4.26, Broadwell 0.71/3.69, Haswell 1/4.74,
+        // Sandy Bridge 2.17/8.58, Ivy Bridge 3.04/8.25 W. Sorted minima 0.65, 0.71, 1, 2.17,
+        // 3.04 → median 1 W (the mean would be 1.514 W); sorted maxima 3.69, 4.26, 4.74, 8.25,
+        // 8.58 → median 4.74 W (mean 5.904 W). GCP rows have no GB per chip.
+        let n1 = names(&[
+            "Skylake",
+            "Broadwell",
+            "Haswell",
+            "Sandy Bridge",
+            "Ivy Bridge",
+        ]);
+        let w = processor_watts(&set, "gcp", &n1, rule).unwrap();
+        close(w.min_watts, 1.0);
+        close(w.max_watts, 4.74);
+        assert_eq!(w.gb_per_chip, None);
+        // An even count takes the middle pair's mean: AWS Sandy Bridge 2.17/8.58 W and Ivy
+        // Bridge 3.04/8.25 W → (2.17 + 3.04) / 2 = 2.605 W, (8.25 + 8.58) / 2 = 8.415 W.
+        // GB per chip stays a mean: (16.7 + 9.67) / 2 = 13.185 GB.
+        let pair = names(&["Sandy Bridge", "Ivy Bridge"]);
+        let w = processor_watts(&set, "aws", &pair, rule).unwrap();
+        close(w.min_watts, 2.605);
+        close(w.max_watts, 8.415);
+        close(w.gb_per_chip.unwrap(), 13.185);
+    }
+
+    #[test]
+    fn ccf_falls_back_when_any_architecture_is_unknown() {
+        // The ccf set's AWS table has no Ice Lake row (CCF's AWS map lacks it): CCF's rule
+        // sends the whole list to the provider fallback (`None`).
+        let set = ccf_set();
+        let list = names(&["Skylake", "Ice Lake"]);
+        let rule = ArchitectureFallback::AnyUnknownFallsBack;
+        assert_eq!(processor_watts(&set, "aws", &list, rule), None);
+        assert_eq!(
+            processor_watts(&set, "aws", &names(&["Ice Lake"]), rule),
+            None
+        );
+        assert_eq!(processor_watts(&set, "aws", &[], rule), None);
+    }
+
+    #[test]
+    fn default_skips_unknown_architectures() {
+        // carbonledger's rule leaves Ice Lake out and keeps Skylake: 0.65 / 4.26 W, 81.32 GB.
+        let set = ccf_set();
+        let rule = ArchitectureFallback::SkipUnknown;
+        let list = names(&["Skylake", "Ice Lake"]);
+        let w = processor_watts(&set, "aws", &list, rule).unwrap();
+        close(w.min_watts, 0.65);
+        close(w.max_watts, 4.26);
+        close(w.gb_per_chip.unwrap(), 81.32);
+        // Only when nothing listed is known does it fall back.
+        assert_eq!(
+            processor_watts(&set, "aws", &names(&["Ice Lake"]), rule),
+            None
+        );
+        assert_eq!(processor_watts(&set, "aws", &[], rule), None);
     }
 
     #[test]

@@ -109,7 +109,13 @@ impl<'f> Estimator<'f> {
                 continue;
             }
             let factors = self.factors_for(&rows, i, class);
-            let estimate = direct_estimate(self.method, &factors, &rows, i);
+            let no_vcpus = self.method == Method::Ccf && rows.ccf_vcpus_missing(i, class);
+            let estimate = direct_estimate(self.method, &factors, &rows, i, no_vcpus);
+            out.push(&estimate);
+            if no_vcpus {
+                // CCF returns 0 kWh without accumulating the row for the ratios (§5.1, §10).
+                continue;
+            }
             let energy = estimate.energy_kwh.unwrap_or(0.0);
             let embodied = estimate.scope3_embodied_kg.unwrap_or(0.0);
             let ccf_kwh = estimate.ccf_kwh.unwrap_or(energy);
@@ -119,7 +125,6 @@ impl<'f> Estimator<'f> {
                 rows.str(&rows.unit, i),
                 [energy, ccf_kwh, embodied, rows.cost[i], rows.amount[i]],
             );
-            out.push(&estimate);
         }
         let unknown = BooleanChunked::from_slice("unknown".into(), &unknown);
         if unknown.any() {
@@ -195,24 +200,33 @@ impl<'f> Estimator<'f> {
             service: rows.str(&rows.service, i),
             usage_type: rows.str(&rows.usage_type, i),
             usage_class: class,
+            usage_unit: rows.str(&rows.unit, i),
             instance_type: rows.instance_type.get(i),
             cpu_architecture: rows.cpu_architecture.get(i),
             gpu_model: rows.gpu_model.get(i),
             region: rows.region.get(i),
+            region_note: rows.region_note.get(i),
             year: rows.year(i),
         };
         self.key_buffer.clear();
+        let sep = '\u{1f}';
         let _ = write!(
             self.key_buffer,
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{}",
+            "{}{sep}{}{sep}{}{sep}{}{sep}{}{sep}",
             key.provider,
             key.service,
             key.usage_type,
             class.as_str(),
+            key.usage_unit,
+        );
+        let _ = write!(
+            self.key_buffer,
+            "{:?}{sep}{:?}{sep}{:?}{sep}{:?}{sep}{:?}{sep}{}",
             key.instance_type,
             key.cpu_architecture,
             key.gpu_model,
             key.region,
+            key.region_note,
             key.year
         );
         if let Some(found) = self.cache.get(self.key_buffer.as_str()) {
@@ -225,12 +239,14 @@ impl<'f> Estimator<'f> {
     }
 }
 
-/// The estimate of a row of known class from its own quantities.
+/// The estimate of a row of known class from its own quantities. `no_vcpus`: CCF found no
+/// vCPU count for the compute line, so it reports 0 kWh and no embodied emissions.
 fn direct_estimate<'r>(
     method: Method,
     f: &'r RowFactors,
     rows: &UsageColumns<'_>,
     i: usize,
+    no_vcpus: bool,
 ) -> Estimate<'r> {
     let (pue, rf) = (f.pue, f.replication);
     let cpu = rows.vcpu_hours[i] * f.kwh_per_vcpu_hour * pue * rf;
@@ -249,6 +265,7 @@ fn direct_estimate<'r>(
     let network = rows.network_gb[i] * f.network_kwh_per_gb * pue;
     let energy = cpu + gpu + memory + storage + network;
     let embodied = match f.embodied {
+        _ if no_vcpus => 0.0,
         EmbodiedBasis::None => 0.0,
         EmbodiedBasis::PerVcpuHour(kg) => kg * rows.vcpu_hours[i],
         EmbodiedBasis::PerUsageAmount(kg) => kg * rows.amount[i],
@@ -277,9 +294,17 @@ fn direct_estimate<'r>(
         scope2_market_kg: f.market_kg_per_kwh.map(|m| energy * m),
         scope3_embodied_kg: Some(embodied),
         ccf_kwh,
-        notes: f.notes.as_deref(),
+        notes: if no_vcpus {
+            Some(CCF_NO_VCPUS_NOTE)
+        } else {
+            f.notes.as_deref()
+        },
     }
 }
+
+/// The note on a CCF compute line without a vCPU count.
+const CCF_NO_VCPUS_NOTE: &str =
+    "CCF: no vCPU count for the instance type, so 0 kWh, no embodied, not in the ratios";
 
 /// The estimate of an unknown row from the ratios of the known rows.
 fn ratio_estimate<'r>(method: Method, f: &'r RowFactors, r: &'r RatioEstimate) -> Estimate<'r> {
@@ -316,6 +341,7 @@ struct UsageColumns<'a> {
     cpu_architecture: OptStr<'a>,
     gpu_model: OptStr<'a>,
     region: OptStr<'a>,
+    region_note: OptStr<'a>,
     unit: Vec<Option<&'a str>>,
     vcpu_hours: Vec<f64>,
     gpu_hours: Vec<f64>,
@@ -359,6 +385,7 @@ impl<'a> UsageColumns<'a> {
             cpu_architecture: OptStr(strs(ucol::CPU_ARCHITECTURE)?),
             gpu_model: OptStr(strs(ucol::GPU_MODEL)?),
             region: OptStr(strs(ucol::REGION)?),
+            region_note: OptStr(strs(ucol::REGION_NOTE)?),
             unit: strs(ucol::USAGE_UNIT)?,
             vcpu_hours: floats(ucol::VCPU_HOURS)?,
             gpu_hours: floats(ucol::GPU_HOURS)?,
@@ -379,6 +406,16 @@ impl<'a> UsageColumns<'a> {
         UsageClass::parse(name).ok_or_else(
             || polars_err!(ComputeError: "usage row has an unknown usage_class `{}`", name),
         )
+    }
+
+    /// CCF: an AWS compute line whose vCPU count is missing has NaN vCPU-hours; the AWS
+    /// connector (with the CCF quirks) passes it as compute with zero vCPU-hours and a non-zero
+    /// amount.
+    fn ccf_vcpus_missing(&self, i: usize, class: UsageClass) -> bool {
+        class == UsageClass::Compute
+            && self.str(&self.provider, i) == "aws"
+            && self.vcpu_hours[i] == 0.0
+            && self.amount[i] != 0.0
     }
 
     fn year(&self, i: usize) -> i32 {

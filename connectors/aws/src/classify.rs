@@ -9,7 +9,8 @@
 //!    knows → `unknown` (the estimator estimates it by ratio);
 //! 5. by pricing unit:
 //!    * compute units (`Hrs`, `Hours`, `hours`, `vCPU-Hours`, `DPU-Hour`, `ACU-Hr`) → `compute`
-//!      with vCPU-hours per §1.1 (or `unknown` when no vCPU count can be found);
+//!      with vCPU-hours per §1.1; when no vCPU count can be found, `unknown` (with the CCF
+//!      quirks: `compute` with zero quantities);
 //!    * storage units (`GB-Mo`, `GB-Month`, `GB-Mp`, `GB-month`, `GB-Hours`) → `storage_ssd` /
 //!      `storage_hdd` by CCF's lists, or `excluded` when the media is unknown;
 //!    * Lambda units (`seconds`, `Second`, `Lambda-GB-Second`) → `compute`, 1 vCPU per second;
@@ -23,16 +24,26 @@
 //! Units of the per-amount factors: vCPU-hours, GPU-hours and memory GB-hours per unit of the
 //! billed usage amount. Storage is converted per row (it needs the row's month).
 //!
-//! Where CCF's arithmetic has a unit slip, the physically right value is produced and the
-//! difference is documented in the crate README: Redshift node-hours are not divided by 3600,
-//! the instance type used for the vCPU lookup has the `xl` → `xlarge` fix applied, and GB-month
-//! amounts of "byte-hour" usage types are converted as GB-months (the estimator re-applies
-//! CCF's 2^40 division in `ccf` mode with [`crate::is_byte_hours_usage_type`]).
+//! Where CCF's arithmetic has a unit slip, the physically right value is produced unless the
+//! classifier is built with `ccf_quirks` (the `ccf` method), and the difference is documented in
+//! the crate README. Without the quirks: Redshift node-hours are not divided by 3600, the
+//! instance type used for the vCPU lookup has the `xl` → `xlarge` fix applied, and a compute line
+//! with no vCPU count is `unknown` (estimated by ratio). With them, as CCF's `getVCpuHours`
+//! (ccf-methodology §1.1, §10): the vCPU lookup uses the usage type as billed (`db.r5.12xl`
+//! finds no vCPUs), Redshift table vCPUs are divided by 3600 and every vCPU count is per billed
+//! unit (CCF computes vCPU-hours before it turns Redshift seconds into hours), and a line whose
+//! vCPU count is missing (NaN in CCF) is `compute` with zero vCPU-, GPU- and memory-hours: CCF
+//! gives it 0 kWh, memory and embodied included, and does not accumulate it for the ratio of
+//! unknown usage (§5.1); the estimator recognises such a row by its 0 vCPU-hours and non-zero
+//! amount. Memory, GPU and the instance type shown always use the fixed name, as in CCF. In
+//! both modes GB-month amounts of "byte-hour" usage types are converted as GB-months (the
+//! estimator re-applies CCF's 2^40 division in `ccf` mode with
+//! [`crate::is_byte_hours_usage_type`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use carbonledger_factors::FactorSet;
+use carbonledger_factors::{FactorSet, Instance};
 use carbonledger_usage::UsageClass;
 use regex::{Regex, RegexSet};
 
@@ -117,6 +128,8 @@ pub struct LineKey<'a> {
 /// Classifies lines, once per distinct [`LineKey`].
 pub struct Classifier {
     factors: Arc<FactorSet>,
+    /// Reproduce CCF's vCPU-hour arithmetic (see the module docs).
+    ccf_quirks: bool,
     burstable: RegexSet,
     vcpu_hour_types: RegexSet,
     instance_prefix: Regex,
@@ -128,8 +141,9 @@ pub struct Classifier {
 
 impl Classifier {
     /// Compiles CCF's `containsAny` patterns (unescaped `\b…\b` regexes, as CCF builds them)
-    /// for the burstable types of `factors` and the vCPU-hour usage types.
-    pub fn new(factors: Arc<FactorSet>) -> Result<Self, regex::Error> {
+    /// for the burstable types of `factors` and the vCPU-hour usage types. `ccf_quirks` selects
+    /// CCF's vCPU-hour arithmetic (see the module docs).
+    pub fn new(factors: Arc<FactorSet>, ccf_quirks: bool) -> Result<Self, regex::Error> {
         let mut burstable: Vec<&str> = factors.burstable_types(PROVIDER).collect();
         burstable.sort_unstable();
         let word = |p: &&str| format!(r"\b{p}\b");
@@ -139,6 +153,7 @@ impl Classifier {
             instance_prefix: Regex::new(r"^((db|cache|dax|dms|ml|mq|KernelGateway-ml|.+Kafka)\.)")?,
             instance_shape: Regex::new(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")?,
             factors,
+            ccf_quirks,
             cache: HashMap::new(),
             entries: Vec::new(),
             key_buffer: String::new(),
@@ -220,7 +235,13 @@ impl Classifier {
         }
         if COMPUTE_UNITS.contains(&unit) {
             let hours_per_amount = if redshift_seconds { 1.0 / 3600.0 } else { 1.0 };
-            return self.compute_line(service, &usage_type, key, hours_per_amount);
+            // CCF looks the vCPUs up before it appends `arge` (§1.1).
+            let vcpu_usage_type = if self.ccf_quirks {
+                raw_type
+            } else {
+                &usage_type
+            };
+            return self.compute_line(service, &usage_type, vcpu_usage_type, key, hours_per_amount);
         }
         if STORAGE_UNITS.contains(&unit) {
             let ssd = ends_with_any(&SSD_USAGE_TYPES, &usage_type)
@@ -268,27 +289,79 @@ impl Classifier {
     }
 
     /// A line billed per hour: vCPU-hours per §1.1, GPU-hours and memory from the instance.
+    /// `usage_type` has CCF's `xl` fix; `vcpu_usage_type` is the one the vCPUs are looked up
+    /// with (as billed with the CCF quirks, else `usage_type`).
     fn compute_line(
         &self,
         service: &str,
         usage_type: &str,
+        vcpu_usage_type: &str,
         key: &LineKey<'_>,
         hours_per_amount: f64,
     ) -> Classified {
         let instance_type = self.parse_instance_type(usage_type);
-        // MSK brokers are keyed `Kafka.<type>` in the factor tables (CCF's MSK_INSTANCE_TYPES).
+        let instance = self.table_instance(usage_type, &instance_type);
+        let product_vcpu = crate::parse::number(key.product_vcpu).filter(|v| *v > 0.0);
+        let vcpus_per_amount = self.vcpus(service, vcpu_usage_type, product_vcpu);
+        let shown_type = if self.instance_shape.is_match(&instance_type) {
+            Some(instance_type.clone())
+        } else {
+            let product = key.product_instance_type.trim();
+            let stripped = self.instance_prefix.replace(product, "");
+            (!stripped.is_empty()).then(|| stripped.into_owned())
+        };
+        let Some(vcpus) = vcpus_per_amount.filter(|v| v.is_finite()) else {
+            // CCF's vCPU-hours are NaN here: it returns 0 kWh for the whole row, memory and
+            // embodied included, before the row is accumulated for the ratios.
+            let class = if self.ccf_quirks {
+                UsageClass::Compute
+            } else {
+                UsageClass::Unknown
+            };
+            return Classified {
+                instance_type: shown_type,
+                ..Classified::of(class)
+            };
+        };
+        // CCF multiplies the vCPU count by the billed amount before it turns Redshift seconds
+        // into hours.
+        let vcpu_hours_per_amount = if self.ccf_quirks {
+            vcpus
+        } else {
+            vcpus * hours_per_amount
+        };
+        let per_instance_hour = |x: f64| x * hours_per_amount;
+        let gpu = instance.filter(|i| i.gpu_count > 0.0);
+        Classified {
+            instance_type: shown_type,
+            vcpu_hours_per_amount,
+            gpu_hours_per_amount: gpu.map_or(0.0, |i| per_instance_hour(i.gpu_count)),
+            gpu_model: gpu.and_then(|i| i.gpu_model.clone()),
+            memory_gb_hours_per_amount: instance.map_or(0.0, |i| per_instance_hour(i.memory_gb)),
+            ..Classified::of(UsageClass::Compute)
+        }
+    }
+
+    /// The factor set's instance of a usage type: MSK brokers are keyed `Kafka.<type>` (CCF's
+    /// MSK_INSTANCE_TYPES), everything else by its instance type.
+    fn table_instance(&self, usage_type: &str, instance_type: &str) -> Option<&Instance> {
         let msk = usage_type.contains("Kafka").then(|| {
             format!(
                 "Kafka{}",
                 usage_type.rsplit("Kafka").next().unwrap_or_default()
             )
         });
-        let instance = msk
-            .and_then(|key| self.factors.instance(PROVIDER, &key))
-            .or_else(|| self.factors.instance(PROVIDER, &instance_type));
-        let product_vcpu = crate::parse::number(key.product_vcpu).filter(|v| *v > 0.0);
+        msk.and_then(|key| self.factors.instance(PROVIDER, &key))
+            .or_else(|| self.factors.instance(PROVIDER, instance_type))
+    }
+
+    /// vCPUs per unit of billed amount, per §1.1 (`None` when no count can be found). With the
+    /// CCF quirks, a Redshift node's table vCPUs are divided by 3600.
+    fn vcpus(&self, service: &str, usage_type: &str, product_vcpu: Option<f64>) -> Option<f64> {
+        let instance_type = self.parse_instance_type(usage_type);
+        let instance = self.table_instance(usage_type, &instance_type);
         let coefficients = &self.factors.coefficients;
-        let vcpus_per_amount = if service == "AWSGlue" {
+        if service == "AWSGlue" {
             Some(coefficients.aws_glue_vcpus_per_dpu)
         } else if service == "AmazonSimpleDB" {
             Some(1.0)
@@ -306,30 +379,17 @@ impl Classifier {
                 _ => None,
             }
         } else {
-            product_vcpu.or_else(|| instance.map(|i| i.vcpus))
-        };
-        let shown_type = if self.instance_shape.is_match(&instance_type) {
-            Some(instance_type.clone())
-        } else {
-            let product = key.product_instance_type.trim();
-            let stripped = self.instance_prefix.replace(product, "");
-            (!stripped.is_empty()).then(|| stripped.into_owned())
-        };
-        let Some(vcpus) = vcpus_per_amount.filter(|v| v.is_finite()) else {
-            return Classified {
-                instance_type: shown_type,
-                ..Classified::of(UsageClass::Unknown)
-            };
-        };
-        let per_instance_hour = |x: f64| x * hours_per_amount;
-        let gpu = instance.filter(|i| i.gpu_count > 0.0);
-        Classified {
-            instance_type: shown_type,
-            vcpu_hours_per_amount: vcpus * hours_per_amount,
-            gpu_hours_per_amount: gpu.map_or(0.0, |i| per_instance_hour(i.gpu_count)),
-            gpu_model: gpu.and_then(|i| i.gpu_model.clone()),
-            memory_gb_hours_per_amount: instance.map_or(0.0, |i| per_instance_hour(i.memory_gb)),
-            ..Classified::of(UsageClass::Compute)
+            // CCF: `REDSHIFT_INSTANCE_TYPES[family][size][0] / 3600` (after the MSK test).
+            let redshift_slip =
+                self.ccf_quirks && service == "AmazonRedshift" && !usage_type.contains("Kafka");
+            let table = instance.map(|i| {
+                if redshift_slip {
+                    i.vcpus / 3600.0
+                } else {
+                    i.vcpus
+                }
+            });
+            product_vcpu.or(table)
         }
     }
 

@@ -53,6 +53,7 @@ pub enum Logical {
     Currency,
     UnblendedCost,
     NetUnblendedCost,
+    BlendedCost,
     SavingsPlanEffectiveCost,
     SavingsPlanTotalCommitment,
     SavingsPlanUsedCommitment,
@@ -75,7 +76,7 @@ pub enum Logical {
 }
 
 /// Every logical column with its legacy header name (`None` for the CUR 2.0 maps).
-const LEGACY_NAMES: [(Logical, &str); 24] = [
+const LEGACY_NAMES: [(Logical, &str); 25] = [
     (Logical::UsageStart, "lineItem/UsageStartDate"),
     (Logical::UsageEnd, "lineItem/UsageEndDate"),
     (Logical::LineItemType, "lineItem/LineItemType"),
@@ -85,6 +86,7 @@ const LEGACY_NAMES: [(Logical, &str); 24] = [
     (Logical::Currency, "lineItem/CurrencyCode"),
     (Logical::UnblendedCost, "lineItem/UnblendedCost"),
     (Logical::NetUnblendedCost, "lineItem/NetUnblendedCost"),
+    (Logical::BlendedCost, "lineItem/BlendedCost"),
     (
         Logical::SavingsPlanEffectiveCost,
         "savingsPlan/SavingsPlanEffectiveCost",

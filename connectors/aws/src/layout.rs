@@ -1,4 +1,4 @@
-//! Which files an input path stands for.
+//! Which files an input path (or an object-store prefix) stands for.
 //!
 //! * A file: that file (`.csv`, `.csv.gz` / `.gz`, `.parquet`; any other name is read as CSV).
 //! * A folder, searched recursively (hidden entries skipped), in three layouts that may mix:
@@ -12,17 +12,22 @@
 //!
 //! Per billing period only one delivery is read:
 //! 1. a manifest directly in the period folder (the period-level manifest) wins;
-//! 2. else the manifest with the newest modification time (ties: the greatest path);
+//! 2. else the manifest with the newest modification time (ties: the greatest key);
 //! 3. with no manifest: the parts directly in the period folder if there are any, else the
 //!    subfolder (assembly) whose newest file is the newest (ties: the greatest name).
 //!
 //! A manifest key is an S3 key or URI
-//! (`s3://bucket/prefix/report/20231101-20231201/<id>/x.csv.gz`). It is mapped to a local path
-//! by its trailing components, resolved against the report folder (the period folder's parent;
-//! for CUR 2.0 the folder above `data/` and `metadata/`); the trailing part must include the
-//! period folder. A key that maps to no file is an error that
-//! names the manifest and the key.
+//! (`s3://bucket/prefix/report/20231101-20231201/<id>/x.csv.gz`). It is mapped to a listed
+//! file by its trailing components, resolved against the report folder (the period folder's
+//! parent; for CUR 2.0 the folder above `data/` and `metadata/`); the trailing part must
+//! include the period folder. A key that maps to no listed file is an error that names the
+//! manifest and the key.
+//!
+//! The choice is made on a [`Listing`]: keys relative to the input's root, `/`-separated,
+//! with their modification times. A local folder is walked into one ([`discover`]); an
+//! object store lists its prefix into one and calls [`pick`].
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -62,15 +67,40 @@ impl FileFormat {
     pub fn is_gzip(self) -> bool {
         matches!(self, FileFormat::GzipCsv | FileFormat::GzipParquet)
     }
+
+    /// The same content without its gzip layer.
+    pub fn decompressed(self) -> FileFormat {
+        match self {
+            FileFormat::GzipCsv => FileFormat::Csv,
+            FileFormat::GzipParquet => FileFormat::Parquet,
+            other => other,
+        }
+    }
 }
 
 /// One file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataFile {
+    /// Where the bytes are on this machine.
     pub path: PathBuf,
+    /// How the file is named in messages and in the rows' `source` (the local path, or the
+    /// `s3://` URI of a downloaded part).
+    pub shown: String,
     pub format: FileFormat,
     /// The billing period folder's name, when the file is in one.
     pub period: Option<String>,
+}
+
+impl DataFile {
+    /// A local file, shown as its path.
+    pub fn local(path: PathBuf, format: FileFormat, period: Option<String>) -> DataFile {
+        DataFile {
+            shown: path.display().to_string(),
+            path,
+            format,
+            period,
+        }
+    }
 }
 
 /// What kind of input the path was.
@@ -91,6 +121,39 @@ pub struct Layout {
     pub periods: Vec<String>,
 }
 
+/// A file of a listing: its key relative to the listing's root (`/`-separated) and when it
+/// was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub modified: SystemTime,
+}
+
+/// The place a listing's files are in: how to show a key and how to read a manifest.
+pub trait Listing {
+    /// The key as a user knows it: a local path, an `s3://` URI.
+    fn shown(&self, key: &str) -> String;
+    /// The whole text of a (small) manifest file.
+    fn read_text(&self, key: &str) -> Result<String, SourceError>;
+}
+
+/// A file chosen from a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickedFile {
+    pub key: String,
+    pub format: FileFormat,
+    pub period: Option<String>,
+}
+
+/// The files chosen from a listing, in reading order.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    pub kind: LayoutKind,
+    pub files: Vec<PickedFile>,
+    /// Billing period folder names, sorted.
+    pub periods: Vec<String>,
+}
+
 const MAX_DEPTH: usize = 24;
 
 /// Finds the files to read under `path`.
@@ -101,37 +164,91 @@ pub fn discover(path: &Path) -> Result<Layout, SourceError> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        reject_zip(path, &name)?;
+        reject_zip(&path.display().to_string(), &name)?;
         let format = FileFormat::from_name(&name).unwrap_or(FileFormat::Csv);
         return Ok(Layout {
             kind: LayoutKind::File,
-            files: vec![DataFile {
-                path: path.to_path_buf(),
-                format,
-                period: None,
-            }],
+            files: vec![DataFile::local(path.to_path_buf(), format, None)],
             periods: Vec::new(),
         });
     }
-    let mut found = Found::default();
-    walk(path, 0, &mut found)?;
+    // Keys start with the folder's own name, so that a period folder given as the input is
+    // still seen as one.
+    let (base, own_name) = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => (parent, name.to_string_lossy().into_owned()),
+        _ => (path, String::new()),
+    };
+    let mut entries = Vec::new();
+    walk(path, &own_name, 0, &mut entries)?;
+    let folder = LocalFolder { root: base };
+    let picked = pick(&path.display().to_string(), entries, &folder)?;
+    let files = picked
+        .files
+        .into_iter()
+        .map(|f| DataFile::local(folder.path(&f.key), f.format, f.period))
+        .collect();
+    Ok(Layout {
+        kind: picked.kind,
+        files,
+        periods: picked.periods,
+    })
+}
+
+/// A local folder as a [`Listing`].
+struct LocalFolder<'a> {
+    root: &'a Path,
+}
+
+impl LocalFolder<'_> {
+    fn path(&self, key: &str) -> PathBuf {
+        key.split('/')
+            .fold(self.root.to_path_buf(), |p, c| p.join(c))
+    }
+}
+
+impl Listing for LocalFolder<'_> {
+    fn shown(&self, key: &str) -> String {
+        self.path(key).display().to_string()
+    }
+
+    fn read_text(&self, key: &str) -> Result<String, SourceError> {
+        let path = self.path(key);
+        fs::read_to_string(&path).map_err(|e| SourceError::io(path.display(), e))
+    }
+}
+
+/// Chooses the files to read among `entries` (see the module docs). `root_shown` names the
+/// listing's root in messages.
+pub fn pick(
+    root_shown: &str,
+    entries: Vec<Entry>,
+    listing: &dyn Listing,
+) -> Result<Picked, SourceError> {
+    let keys: HashSet<&str> = entries.iter().map(|e| e.key.as_str()).collect();
 
     // Group manifests and data files by billing period.
-    let mut periods: Vec<Period> = Vec::new();
-    let mut plain = Vec::new();
-    for manifest in found.manifests {
-        // A manifest outside any period folder cannot be scoped to a period: it is ignored.
-        if let Some(p) = period_of(path, &manifest) {
-            period_entry(&mut periods, p).manifests.push(manifest);
+    let mut periods: Vec<Period<'_>> = Vec::new();
+    let mut plain: Vec<&Entry> = Vec::new();
+    for entry in &entries {
+        let name = file_name(&entry.key);
+        let manifest = name.ends_with("Manifest.json");
+        let data =
+            FileFormat::from_name(name).is_some() || name.to_ascii_lowercase().ends_with(".zip");
+        if !manifest && !data {
+            continue;
         }
-    }
-    for file in found.data {
-        match period_of(path, &file) {
+        match period_of(&entry.key) {
             Some(p) => {
-                let dir = p.dir.clone();
-                period_entry(&mut periods, p).data.push((dir, file));
+                let period = period_entry(&mut periods, &p);
+                if manifest {
+                    period.manifests.push(entry);
+                } else {
+                    period.data.push((p.dir, entry));
+                }
             }
-            None => plain.push(file),
+            // A manifest outside any period folder cannot be scoped to a period: ignored.
+            None if manifest => {}
+            None => plain.push(entry),
         }
     }
     periods.sort_by(|a, b| (&a.name, &a.report_root).cmp(&(&b.name, &b.report_root)));
@@ -145,29 +262,22 @@ pub fn discover(path: &Path) -> Result<Layout, SourceError> {
         } else {
             legacy = true;
         }
-        for file in period.pick()? {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            reject_zip(&file, &name)?;
-            let format = FileFormat::from_name(&name).unwrap_or(FileFormat::Csv);
-            files.push(DataFile {
-                path: file,
+        for key in period.pick(listing, &keys)? {
+            let name = file_name(&key);
+            reject_zip(&listing.shown(&key), name)?;
+            let format = FileFormat::from_name(name).unwrap_or(FileFormat::Csv);
+            files.push(PickedFile {
+                key,
                 format,
                 period: Some(period.name.clone()),
             });
         }
     }
-    plain.sort();
-    for file in plain {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Some(format) = FileFormat::from_name(&name) {
-            files.push(DataFile {
-                path: file,
+    plain.sort_by(|a, b| a.key.cmp(&b.key));
+    for entry in plain {
+        if let Some(format) = FileFormat::from_name(file_name(&entry.key)) {
+            files.push(PickedFile {
+                key: entry.key.clone(),
                 format,
                 period: None,
             });
@@ -175,7 +285,7 @@ pub fn discover(path: &Path) -> Result<Layout, SourceError> {
     }
     if files.is_empty() {
         return Err(SourceError::invalid(
-            Location::file(path.display().to_string()),
+            Location::file(root_shown),
             "no CUR files (.csv, .csv.gz, .gz, .parquet) in the folder",
         ));
     }
@@ -187,36 +297,55 @@ pub fn discover(path: &Path) -> Result<Layout, SourceError> {
     let mut names: Vec<String> = periods.iter().map(|p| p.name.clone()).collect();
     names.sort();
     names.dedup();
-    Ok(Layout {
+    Ok(Picked {
         kind,
         files,
         periods: names,
     })
 }
 
-fn reject_zip(path: &Path, name: &str) -> Result<(), SourceError> {
+fn reject_zip(shown: &str, name: &str) -> Result<(), SourceError> {
     if name.to_ascii_lowercase().ends_with(".zip") {
         return Err(SourceError::invalid(
-            Location::file(path.display().to_string()),
+            Location::file(shown),
             "ZIP-compressed CUR parts are not read; unzip them or deliver GZIP/Parquet",
         ));
     }
     Ok(())
 }
 
-#[derive(Default)]
-struct Found {
-    manifests: Vec<PathBuf>,
-    data: Vec<PathBuf>,
+/// The last component of a key.
+fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
 }
 
-fn walk(dir: &Path, depth: usize, found: &mut Found) -> Result<(), SourceError> {
+/// The folder part of a key (`a/b/c.csv` → `a/b`; `c.csv` → ``).
+fn parent(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// `dir` and `rest` joined with a `/` (either may be empty).
+fn join(dir: &str, rest: &str) -> String {
+    match (dir.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_owned(),
+        (_, true) => dir.to_owned(),
+        _ => format!("{dir}/{rest}"),
+    }
+}
+
+/// Walks `dir` (the folder of key prefix `prefix`) into `entries`, in name order.
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    entries: &mut Vec<Entry>,
+) -> Result<(), SourceError> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
-    let entries = fs::read_dir(dir).map_err(|e| SourceError::io(dir.display(), e))?;
+    let listing = fs::read_dir(dir).map_err(|e| SourceError::io(dir.display(), e))?;
     let mut paths = Vec::new();
-    for entry in entries {
+    for entry in listing {
         let entry = entry.map_err(|e| SourceError::io(dir.display(), e))?;
         paths.push(entry.path());
     }
@@ -230,33 +359,31 @@ fn walk(dir: &Path, depth: usize, found: &mut Found) -> Result<(), SourceError> 
             continue;
         }
         let meta = fs::metadata(&path).map_err(|e| SourceError::io(path.display(), e))?;
+        let key = join(prefix, &name);
         if meta.is_dir() {
-            walk(&path, depth + 1, found)?;
-        } else if name.ends_with("Manifest.json") {
-            found.manifests.push(path);
-        } else if FileFormat::from_name(&name).is_some()
-            || name.to_ascii_lowercase().ends_with(".zip")
-        {
-            found.data.push(path);
+            walk(&path, &key, depth + 1, entries)?;
+        } else {
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            entries.push(Entry { key, modified });
         }
     }
     Ok(())
 }
 
 /// A billing period folder and what was found in it.
-struct Period {
+struct Period<'e> {
     name: String,
     /// The folder manifest keys are resolved against.
-    report_root: PathBuf,
-    manifests: Vec<PathBuf>,
+    report_root: String,
+    manifests: Vec<&'e Entry>,
     /// (the file's own period folder, the file).
-    data: Vec<(PathBuf, PathBuf)>,
+    data: Vec<(String, &'e Entry)>,
 }
 
 struct PeriodRef {
     name: String,
-    dir: PathBuf,
-    report_root: PathBuf,
+    dir: String,
+    report_root: String,
 }
 
 fn is_period_name(name: &str) -> bool {
@@ -269,42 +396,32 @@ fn is_period_name(name: &str) -> bool {
     legacy || (name.starts_with("BILLING_PERIOD=") && name.len() > "BILLING_PERIOD=".len())
 }
 
-/// The nearest period folder holding `file`, searched up to and including `root`.
-fn period_of(root: &Path, file: &Path) -> Option<PeriodRef> {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        let name = d
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if is_period_name(&name) {
-            let parent = d.parent().map(Path::to_path_buf).unwrap_or_default();
-            let parent_name = parent
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+/// The nearest period folder holding `key`.
+fn period_of(key: &str) -> Option<PeriodRef> {
+    let mut dir = parent(key);
+    while !dir.is_empty() {
+        let name = file_name(dir);
+        if is_period_name(name) {
+            let above = parent(dir);
             let report_root = if name.starts_with("BILLING_PERIOD=")
-                && (parent_name == "data" || parent_name == "metadata")
+                && matches!(file_name(above), "data" | "metadata")
             {
-                parent.parent().map(Path::to_path_buf).unwrap_or_default()
+                parent(above)
             } else {
-                parent
+                above
             };
             return Some(PeriodRef {
-                name,
-                dir: d.to_path_buf(),
-                report_root,
+                name: name.to_owned(),
+                dir: dir.to_owned(),
+                report_root: report_root.to_owned(),
             });
         }
-        if d == root {
-            break;
-        }
-        dir = d.parent();
+        dir = parent(dir);
     }
     None
 }
 
-fn period_entry(periods: &mut Vec<Period>, p: PeriodRef) -> &mut Period {
+fn period_entry<'p, 'e>(periods: &'p mut Vec<Period<'e>>, p: &PeriodRef) -> &'p mut Period<'e> {
     let at = periods
         .iter()
         .position(|x| x.name == p.name && x.report_root == p.report_root);
@@ -312,8 +429,8 @@ fn period_entry(periods: &mut Vec<Period>, p: PeriodRef) -> &mut Period {
         Some(index) => index,
         None => {
             periods.push(Period {
-                name: p.name,
-                report_root: p.report_root,
+                name: p.name.clone(),
+                report_root: p.report_root.clone(),
                 manifests: Vec::new(),
                 data: Vec::new(),
             });
@@ -323,44 +440,41 @@ fn period_entry(periods: &mut Vec<Period>, p: PeriodRef) -> &mut Period {
     &mut periods[index]
 }
 
-fn modified(path: &Path) -> SystemTime {
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
-impl Period {
-    /// The files of the period's latest delivery.
-    fn pick(&self) -> Result<Vec<PathBuf>, SourceError> {
+impl Period<'_> {
+    /// The keys of the period's latest delivery.
+    fn pick(
+        &self,
+        listing: &dyn Listing,
+        keys: &HashSet<&str>,
+    ) -> Result<Vec<String>, SourceError> {
         if let Some(manifest) = self.chosen_manifest() {
-            return self.manifest_files(manifest);
+            return self.manifest_files(manifest, listing, keys);
         }
-        let direct: Vec<PathBuf> = self
+        let direct: Vec<String> = self
             .data
             .iter()
-            .filter(|(dir, file)| file.parent() == Some(dir.as_path()))
-            .map(|(_, file)| file.clone())
+            .filter(|(dir, file)| parent(&file.key) == dir.as_str())
+            .map(|(_, file)| file.key.clone())
             .collect();
         if !direct.is_empty() {
             return Ok(direct);
         }
         // Group by the first folder below the period folder (the assembly).
-        let mut groups: Vec<(PathBuf, SystemTime, Vec<PathBuf>)> = Vec::new();
+        let mut groups: Vec<(String, SystemTime, Vec<String>)> = Vec::new();
         for (dir, file) in &self.data {
-            let Ok(rest) = file.strip_prefix(dir) else {
+            let Some(rest) = file.key.strip_prefix(dir.as_str()) else {
                 continue;
             };
-            let Some(first) = rest.components().next() else {
+            let Some(first) = rest.trim_start_matches('/').split('/').next() else {
                 continue;
             };
-            let assembly = dir.join(first);
-            let time = modified(file);
+            let assembly = join(dir, first);
             match groups.iter_mut().find(|(a, _, _)| *a == assembly) {
                 Some(group) => {
-                    group.1 = group.1.max(time);
-                    group.2.push(file.clone());
+                    group.1 = group.1.max(file.modified);
+                    group.2.push(file.key.clone());
                 }
-                None => groups.push((assembly, time, vec![file.clone()])),
+                None => groups.push((assembly, file.modified, vec![file.key.clone()])),
             }
         }
         let newest = groups
@@ -369,60 +483,62 @@ impl Period {
         Ok(newest.map(|(_, _, files)| files).unwrap_or_default())
     }
 
-    fn chosen_manifest(&self) -> Option<&PathBuf> {
-        let in_period_folder = |m: &&PathBuf| {
-            m.parent()
-                .and_then(Path::file_name)
-                .is_some_and(|n| n.to_string_lossy() == self.name)
-        };
-        let direct: Vec<&PathBuf> = self.manifests.iter().filter(in_period_folder).collect();
-        let pool: Vec<&PathBuf> = if direct.is_empty() {
+    fn chosen_manifest(&self) -> Option<&Entry> {
+        let in_period_folder = |m: &&&Entry| file_name(parent(&m.key)) == self.name;
+        let direct: Vec<&&Entry> = self.manifests.iter().filter(in_period_folder).collect();
+        let pool: Vec<&&Entry> = if direct.is_empty() {
             self.manifests.iter().collect()
         } else {
             direct
         };
         pool.into_iter()
-            .max_by(|a, b| (modified(a), *a).cmp(&(modified(b), *b)))
+            .max_by(|a, b| (a.modified, &a.key).cmp(&(b.modified, &b.key)))
+            .map(|m| &**m)
     }
 
-    fn manifest_files(&self, manifest: &Path) -> Result<Vec<PathBuf>, SourceError> {
-        let location = || Location::file(manifest.display().to_string());
-        let text =
-            fs::read_to_string(manifest).map_err(|e| SourceError::io(manifest.display(), e))?;
+    fn manifest_files(
+        &self,
+        manifest: &Entry,
+        listing: &dyn Listing,
+        keys: &HashSet<&str>,
+    ) -> Result<Vec<String>, SourceError> {
+        let shown = listing.shown(&manifest.key);
+        let location = || Location::file(&shown);
+        let text = listing.read_text(&manifest.key)?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             SourceError::invalid(
                 location().at_line(e.line() as u64),
                 format!("manifest is not valid JSON: {e}"),
             )
         })?;
-        let keys = ["reportKeys", "dataFiles"].iter().find_map(|k| {
+        let named = ["reportKeys", "dataFiles"].iter().find_map(|k| {
             json.get(*k)
                 .and_then(serde_json::Value::as_array)
                 .map(|a| (*k, a))
         });
-        let Some((field, keys)) = keys else {
+        let Some((field, named)) = named else {
             return Err(SourceError::invalid(
                 location(),
                 "manifest has neither `reportKeys` (legacy CUR) nor `dataFiles` (CUR 2.0)",
             ));
         };
-        let mut files = Vec::with_capacity(keys.len());
-        for key in keys {
+        let mut files = Vec::with_capacity(named.len());
+        for key in named {
             let Some(key) = key.as_str() else {
                 return Err(SourceError::invalid(
                     location().in_column(field),
                     format!("`{field}` holds a value that is not a string: {key}"),
                 ));
             };
-            match resolve_key(&self.report_root, &self.name, key) {
-                Some(path) => files.push(path),
+            match resolve_key(&self.report_root, &self.name, key, keys) {
+                Some(found) => files.push(found),
                 None => {
                     return Err(SourceError::invalid(
                         location().in_column(field),
                         format!(
                             "the manifest names part `{key}`, which is not in the folder \
                              (looked under {})",
-                            self.report_root.display()
+                            listing.shown(&self.report_root)
                         ),
                     ));
                 }
@@ -432,9 +548,9 @@ impl Period {
     }
 }
 
-/// The local file of an S3 key or URI: its trailing components, from the period folder (or
+/// The listed key of an S3 key or URI: its trailing components, from the period folder (or
 /// the folder just above it) on, resolved against `report_root`.
-fn resolve_key(report_root: &Path, period: &str, key: &str) -> Option<PathBuf> {
+fn resolve_key(report_root: &str, period: &str, key: &str, keys: &HashSet<&str>) -> Option<String> {
     let key = match key.strip_prefix("s3://") {
         Some(rest) => rest.split_once('/').map_or("", |(_, path)| path),
         None => key,
@@ -444,8 +560,8 @@ fn resolve_key(report_root: &Path, period: &str, key: &str) -> Option<PathBuf> {
     let last_start = anchor.unwrap_or(parts.len().saturating_sub(1));
     (0..=last_start)
         .filter(|&i| i < parts.len())
-        .map(|i| report_root.join(parts[i..].join("/")))
-        .find(|candidate| candidate.is_file())
+        .map(|i| join(report_root, &parts[i..].join("/")))
+        .find(|candidate| keys.contains(candidate.as_str()))
 }
 
 #[cfg(test)]
@@ -471,5 +587,20 @@ mod tests {
         );
         assert_eq!(FileFormat::from_name("a.CSV"), Some(FileFormat::Csv));
         assert_eq!(FileFormat::from_name("a-Manifest.json"), None);
+    }
+
+    #[test]
+    fn keys_find_their_period_and_report_root() {
+        let p = period_of("r/20231101-20231201/id/r-1.csv.gz").expect("period");
+        assert_eq!(
+            (p.name.as_str(), p.dir.as_str()),
+            ("20231101-20231201", "r/20231101-20231201")
+        );
+        assert_eq!(p.report_root, "r");
+        let p = period_of("exp/data/BILLING_PERIOD=2023-11/exp-00001.csv.gz").expect("period");
+        assert_eq!(p.report_root, "exp");
+        let p = period_of("data/BILLING_PERIOD=2023-11/x.parquet").expect("period");
+        assert_eq!(p.report_root, "");
+        assert!(period_of("plain.csv").is_none());
     }
 }

@@ -15,6 +15,10 @@
 //! `excluded` rows carry no physical usage or are not estimated, with the reason.
 //! This crate reads files only; fetching from S3 is the caller's job.
 //!
+//! [`CurOptions::ccf_quirks`] makes the vCPU-hours what CCF's code computes, unit slips
+//! included (the `ccf` method); without it they are the physically right values (see the crate
+//! README, "Where this differs from CCF's code").
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use carbonledger_aws::{CostMeasure, CurOptions, CurSource};
@@ -23,7 +27,10 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let factors = Arc::new(FactorSet::embedded("ccf")?);
-//! let options = CurOptions { cost: CostMeasure::Unblended };
+//! let options = CurOptions {
+//!     cost: CostMeasure::Unblended,
+//!     ccf_quirks: false,
+//! };
 //! let mut source = CurSource::open("reports/cur".as_ref(), factors, options)?;
 //! let totals = source.read(&mut |batch| {
 //!     println!("{} rows", batch.height());
@@ -36,6 +43,7 @@
 
 mod classify;
 mod columns;
+mod diagnose;
 mod gzip;
 mod layout;
 mod lists;
@@ -66,6 +74,11 @@ pub enum CostMeasure {
     Unblended,
     /// `lineItem/NetUnblendedCost`: unblended after discounts (the column must exist).
     NetUnblended,
+    /// `lineItem/BlendedCost` (Athena and CUR 2.0 `line_item_blended_cost`): the line at the
+    /// blended rate, the average rate of the consolidated billing family (the column must
+    /// exist). The cost CCF's AWS query sums (`SUM(line_item_blended_cost)`) and so the cost its
+    /// unknown-usage ratio divides by.
+    Blended,
     /// Commitments spread over the usage they cover, as AWS CUDOS does: Savings Plan covered
     /// usage at its effective cost, RI usage at the reservation's effective cost, unused
     /// commitment on the fee lines, upfront fees and negations at 0; else unblended cost.
@@ -73,11 +86,12 @@ pub enum CostMeasure {
 }
 
 impl CostMeasure {
-    /// `unblended`, `net-unblended` or `amortized`.
+    /// `unblended`, `net-unblended`, `blended` or `amortized`.
     pub fn as_str(self) -> &'static str {
         match self {
             CostMeasure::Unblended => "unblended",
             CostMeasure::NetUnblended => "net-unblended",
+            CostMeasure::Blended => "blended",
             CostMeasure::Amortized => "amortized",
         }
     }
@@ -87,6 +101,7 @@ impl CostMeasure {
         [
             CostMeasure::Unblended,
             CostMeasure::NetUnblended,
+            CostMeasure::Blended,
             CostMeasure::Amortized,
         ]
         .into_iter()
@@ -97,6 +112,7 @@ impl CostMeasure {
         match self {
             CostMeasure::Unblended | CostMeasure::Amortized => columns::Logical::UnblendedCost,
             CostMeasure::NetUnblended => columns::Logical::NetUnblendedCost,
+            CostMeasure::Blended => columns::Logical::BlendedCost,
         }
     }
 }
@@ -110,7 +126,15 @@ impl fmt::Display for CostMeasure {
 /// How to read a CUR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CurOptions {
+    /// The cost column carried into the rows' `cost`.
     pub cost: CostMeasure,
+    /// Reproduce CCF's vCPU-hour arithmetic, unit slips included (the `ccf` method; default
+    /// false): the vCPU lookup uses the usage type before `arge` is appended to `…xl`, Redshift
+    /// table vCPUs are divided by 3600 and count per billed unit, and a compute line with no
+    /// vCPU count is `compute` with zero quantities instead of `unknown` (CCF gives it 0 kWh and
+    /// leaves it out of the ratio for unknown usage; the estimator does the same for a `compute`
+    /// row with 0 vCPU-hours and a non-zero amount). See the crate README.
+    pub ccf_quirks: bool,
 }
 
 /// A CUR file or delivery folder, ready to be read.
@@ -136,7 +160,8 @@ impl CurSource {
                 format!("a burstable instance type is not a valid pattern: {e}"),
             )
         };
-        let classifier = classify::Classifier::new(Arc::clone(&factors)).map_err(factor_error)?;
+        let classifier = classify::Classifier::new(Arc::clone(&factors), options.ccf_quirks)
+            .map_err(factor_error)?;
         let regions = region::RegionResolver::new().map_err(factor_error)?;
         Ok(CurSource {
             path: path.to_path_buf(),

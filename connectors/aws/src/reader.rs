@@ -22,6 +22,7 @@ use polars::prelude::*;
 
 use crate::classify::{Classifier, LineKey, StorageUnit};
 use crate::columns::{ColumnMap, Flavour, Logical, map_tag_key};
+use crate::diagnose::{CsvFile, EXTRA_FIELD};
 use crate::layout::DataFile;
 use crate::region::{RegionInfo, RegionResolver};
 use crate::values::{CellError, Values, json_entries};
@@ -123,7 +124,7 @@ pub fn read_file(
     state: &mut ReadState,
     sink: &mut dyn FnMut(DataFrame) -> Result<(), SourceError>,
 ) -> Result<InputTotals, SourceError> {
-    let shown = file.path.display().to_string();
+    let shown = file.shown.clone();
     let temp = if file.format.is_gzip() {
         let suffix = if file.format.is_parquet() {
             ".parquet"
@@ -143,12 +144,27 @@ pub fn read_file(
     let scan_path = temp.as_ref().map_or(file.path.as_path(), |t| t.path());
     let parquet = file.format.is_parquet();
     let polars_err = |e: PolarsError| SourceError::polars(format!("reading {shown}"), e);
+    // A CSV is checked where polars is silent (see `diagnose`); when polars fails on it, the
+    // file is re-read to name the malformed line and column.
+    let csv = if parquet {
+        None
+    } else {
+        let csv = CsvFile::open(scan_path, &shown, file.format.is_gzip())?;
+        csv.check_tail()?;
+        Some(csv)
+    };
+    let fail = |e: PolarsError| {
+        csv.as_ref()
+            .and_then(|csv| csv.diagnose(None))
+            .unwrap_or_else(|| polars_err(e))
+    };
 
-    let mut lf = scan(scan_path, parquet).map_err(polars_err)?;
+    let mut lf = scan(scan_path, parquet).map_err(fail)?;
     let header: Vec<String> = lf
         .collect_schema()
-        .map_err(polars_err)?
+        .map_err(fail)?
         .iter_names()
+        .filter(|n| n.as_str() != EXTRA_FIELD)
         .map(|n| n.to_string())
         .collect();
     let header_line = (!parquet).then_some(1);
@@ -156,6 +172,9 @@ pub fn read_file(
 
     let mut projection = vec![col(ROW_INDEX)];
     projection.extend(map.projection().iter().map(|name| col(name.as_str())));
+    if csv.is_some() {
+        projection.push(col(EXTRA_FIELD));
+    }
     let batches = lf
         .with_row_index(ROW_INDEX, None)
         .select(projection)
@@ -165,7 +184,7 @@ pub fn read_file(
             NonZeroUsize::new(BATCH_ROWS),
             false,
         )
-        .map_err(polars_err)?;
+        .map_err(fail)?;
 
     let file_ctx = FileContext {
         shown: &shown,
@@ -174,11 +193,17 @@ pub fn read_file(
     };
     let mut totals = InputTotals::default();
     for batch in batches {
-        let df = batch.map_err(polars_err)?;
+        let df = batch.map_err(fail)?;
         if df.height() == 0 {
             continue;
         }
-        let usage = read_batch(&df, &file_ctx, state, &mut totals)?;
+        if let Some(csv) = &csv {
+            csv.check_extra_field(&df, ROW_INDEX)?;
+        }
+        let usage = read_batch(&df, &file_ctx, state, &mut totals).map_err(|e| match &csv {
+            Some(csv) => csv.explain(e),
+            None => e,
+        })?;
         sink(usage)?;
     }
     drop(temp);
@@ -195,10 +220,16 @@ fn scan(path: &Path, parquet: bool) -> PolarsResult<LazyFrame> {
         };
         LazyFrame::scan_parquet(pl_path, args)
     } else {
-        LazyCsvReader::new(pl_path)
+        let reader = LazyCsvReader::new(pl_path)
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
-            .with_glob(false)
+            .with_glob(false);
+        // With a projection polars drops the fields past the header silently; a column declared
+        // past the header catches them (`truncate_ragged_lines` lets the schema be longer).
+        let schema = reader.clone().finish()?.collect_schema()?.as_ref().clone();
+        reader
+            .with_truncate_ragged_lines(true)
+            .with_schema(Some(Arc::new(CsvFile::with_extra_field(schema))))
             .finish()
     }
 }
@@ -266,7 +297,7 @@ fn read_batch(
     builder.finish().map_err(polars_err)
 }
 
-const ALL_LOGICAL: [Logical; 26] = [
+const ALL_LOGICAL: [Logical; 27] = [
     Logical::UsageStart,
     Logical::UsageEnd,
     Logical::LineItemType,
@@ -276,6 +307,7 @@ const ALL_LOGICAL: [Logical; 26] = [
     Logical::Currency,
     Logical::UnblendedCost,
     Logical::NetUnblendedCost,
+    Logical::BlendedCost,
     Logical::SavingsPlanEffectiveCost,
     Logical::SavingsPlanTotalCommitment,
     Logical::SavingsPlanUsedCommitment,
@@ -460,6 +492,7 @@ fn cost_of(
     match measure {
         CostMeasure::Unblended => Ok(number(Logical::UnblendedCost)?.unwrap_or(0.0)),
         CostMeasure::NetUnblended => Ok(number(Logical::NetUnblendedCost)?.unwrap_or(0.0)),
+        CostMeasure::Blended => Ok(number(Logical::BlendedCost)?.unwrap_or(0.0)),
         CostMeasure::Amortized => match line_item_type.trim() {
             "SavingsPlanCoveredUsage" => required(Logical::SavingsPlanEffectiveCost),
             "SavingsPlanRecurringFee" => Ok(required(Logical::SavingsPlanTotalCommitment)?

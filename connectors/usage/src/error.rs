@@ -60,6 +60,11 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// A cloud API or object store refused or failed a request (after its retries): bad
+    /// credentials, a missing bucket, throttling that did not end, an unreachable endpoint.
+    /// `request` names the call and its target (`S3 ListObjectsV2 s3://bucket/prefix`).
+    #[error("{request}: {message}")]
+    Api { request: String, message: String },
     /// polars failed while scanning or converting the input.
     #[error("{context}: {source}")]
     Polars {
@@ -81,6 +86,13 @@ impl SourceError {
         SourceError::Io {
             path: path.to_string(),
             source,
+        }
+    }
+
+    pub fn api(request: impl Into<String>, message: impl Into<String>) -> Self {
+        SourceError::Api {
+            request: request.into(),
+            message: message.into(),
         }
     }
 

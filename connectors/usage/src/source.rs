@@ -40,4 +40,10 @@ pub trait UsageSource {
         &mut self,
         sink: &mut dyn FnMut(DataFrame) -> Result<(), SourceError>,
     ) -> Result<InputTotals, SourceError>;
+
+    /// Lines for the user after a read (on stderr): requests made, what a cache answered,
+    /// what was skipped. Empty for sources with nothing to say.
+    fn summary(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -21,7 +21,14 @@ pub fn factors() -> Arc<FactorSet> {
 }
 
 pub fn open(path: &Path, cost: CostMeasure) -> Result<CurSource, SourceError> {
-    CurSource::open(path, factors(), CurOptions { cost })
+    CurSource::open(
+        path,
+        factors(),
+        CurOptions {
+            cost,
+            ..CurOptions::default()
+        },
+    )
 }
 
 /// One usage row, owned, for assertions.

@@ -1,6 +1,7 @@
 //! Broken inputs fail with an error that says where: the file, the line and the column.
 
 use std::io::Read as _;
+use std::path::Path;
 
 use carbonledger_aws::CostMeasure;
 use carbonledger_usage::{Location, SourceError};
@@ -182,4 +183,135 @@ fn missing_input_path_is_an_io_error() {
         .expect("fails");
     assert!(matches!(err, SourceError::Io { .. }));
     assert!(err.to_string().contains("no-such-file.csv"));
+}
+
+/// The error of a malformed CSV: it names the file, the line and the column, in the location
+/// and in the message.
+fn malformed(path: &Path, line: u64, column: &str) -> String {
+    let err = read(path, CostMeasure::Unblended)
+        .err()
+        .unwrap_or_else(|| panic!("{} reads", path.display()));
+    let at = location(&err);
+    let name = path.file_name().expect("name").to_string_lossy();
+    assert!(at.source.ends_with(name.as_ref()), "{err}");
+    assert_eq!(
+        (at.line, at.column.as_deref()),
+        (Some(line), Some(column)),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(name.as_ref()), "{message}");
+    assert!(
+        message.contains(&format!(", line {line}, column `{column}`: ")),
+        "{message}"
+    );
+    message
+}
+
+#[test]
+fn a_line_with_more_fields_than_the_header_names_the_last_column() {
+    // polars drops fields past the projected columns silently; the reader must not.
+    let message = malformed(&fixture("extra_field.csv"), 3, "resourceTags/user:team");
+    assert!(
+        message.contains("expected 21 fields as in the header, found 22"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_truncated_last_line_names_the_first_missing_column() {
+    // polars pads a short line with nulls silently; the last line is checked before the scan.
+    let message = malformed(&fixture("truncated_line.csv"), 5, "lineItem/CurrencyCode");
+    assert!(
+        message.contains("expected 21 fields as in the header, found 10"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_line_broken_in_two_names_the_short_line_not_the_unreadable_one() {
+    // The second half of line 3 (line 4) has no readable date; the short line 3 is the cause.
+    let message = malformed(&fixture("broken_line.csv"), 3, "lineItem/UsageAmount");
+    assert!(
+        message.contains("expected 21 fields as in the header, found 9"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unclosed_quote_names_where_the_quoted_field_starts() {
+    let message = malformed(&fixture("unclosed_quote.csv"), 3, "lineItem/UsageType");
+    assert!(message.contains("unclosed quote"), "{message}");
+}
+
+#[test]
+fn a_stray_quote_in_an_unquoted_field_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(fixture("legacy_mixed.csv")).expect("read");
+    let broken = text.replacen(",RunInstances,", ",Run\"Instances,", 1);
+    let path = dir.path().join("stray_quote.csv");
+    std::fs::write(&path, broken).expect("write");
+    let message = malformed(&path, 2, "lineItem/Operation");
+    assert!(
+        message.contains("a quote inside an unquoted field"),
+        "{message}"
+    );
+}
+
+#[test]
+fn invalid_utf8_names_the_line_the_column_and_the_byte() {
+    let path = fixture("invalid_utf8.csv");
+    let message = malformed(&path, 4, "lineItem/Operation");
+    let bytes = std::fs::read(&path).expect("read");
+    let offset = bytes
+        .iter()
+        .position(|b| *b == 0xe9)
+        .expect("the Latin-1 byte");
+    assert!(
+        message.contains(&format!("invalid UTF-8 at byte offset {offset}")),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_duplicated_header_name_names_both_positions() {
+    let message = malformed(
+        &fixture("duplicate_column.csv"),
+        1,
+        "lineItem/UnblendedCost",
+    );
+    assert!(
+        message.contains("as column 12 and as column 13"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_malformed_gzip_csv_is_named_by_the_gz_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("extra_field.csv.gz");
+    let file = std::fs::File::create(&path).expect("create");
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let text = std::fs::read(fixture("extra_field.csv")).expect("read");
+    std::io::Write::write_all(&mut gz, &text).expect("write");
+    gz.finish().expect("finish");
+    let message = malformed(&path, 3, "resourceTags/user:team");
+    assert!(message.contains("found 22"), "{message}");
+}
+
+#[test]
+fn good_files_still_read_with_the_checks() {
+    for name in [
+        "legacy_mixed.csv",
+        "cur2_mixed.csv",
+        "legacy_mixed.csv.gz",
+        "header_only.csv",
+    ] {
+        let read = read_ok(&fixture(name));
+        assert_eq!(
+            read.rows.len(),
+            if name == "header_only.csv" { 0 } else { 31 },
+            "{name}"
+        );
+    }
 }
