@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use carbonledger_aws::{CurOptions, CurSource};
+use carbonledger_aws_cloud::{Connection, S3ExportSource, S3Options, S3Url};
 use carbonledger_factors::FactorSet;
 use carbonledger_usage::{Location, SourceError, UsageSource};
 use flate2::read::MultiGzDecoder;
@@ -40,6 +41,34 @@ pub fn open(
             "the {other:?} connector is not available in this version; only AWS CUR files are"
         ))),
     }
+}
+
+/// Opens an `s3://bucket/prefix` export. Only AWS exports (legacy CUR, CUR 2.0 / Data
+/// Exports) are read from S3 in this version.
+pub fn open_s3(
+    url: &str,
+    provider: Option<Provider>,
+    factors: Arc<FactorSet>,
+    options: CurOptions,
+    connection: &Connection,
+) -> Result<Box<dyn UsageSource>, Error> {
+    if let Some(other) = provider.filter(|p| *p != Provider::Aws) {
+        return Err(Error::Usage(format!(
+            "--provider {other:?} cannot read from S3 in this version; S3 inputs are AWS CUR \
+             or Data Exports deliveries"
+        )));
+    }
+    let url = S3Url::parse(url).unwrap_or_else(|| {
+        Err(SourceError::invalid(
+            Location::file(url),
+            "not an s3:// URL",
+        ))
+    })?;
+    let options = S3Options {
+        connection: connection.clone(),
+        cur: options,
+    };
+    Ok(Box::new(S3ExportSource::open(url, factors, options)?))
 }
 
 /// Detects the provider from the header of the first data file under `path`.

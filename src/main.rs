@@ -10,8 +10,10 @@ use carbonledger::estimate::Method;
 use carbonledger::group::GroupKey;
 use carbonledger::input::Provider;
 use carbonledger::output::Format;
-use carbonledger::run::{self, EstimateRequest};
+use carbonledger::run::{self, CostExplorerRequest, EstimateRequest};
 use carbonledger_aws::CostMeasure;
+use carbonledger_aws_cloud::{Connection, Granularity};
+use chrono::{Datelike, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -38,9 +40,43 @@ enum Command {
 
 #[derive(Args)]
 struct EstimateArgs {
-    /// A billing file (CSV, CSV.gz, Parquet) or a report folder as the provider writes it.
-    #[arg(long, required_unless_present = "sample", conflicts_with = "sample")]
+    /// A billing file (CSV, CSV.gz, Parquet), a report folder as the provider writes it, or
+    /// an AWS export in S3 (`s3://bucket/prefix/report`).
+    #[arg(
+        long,
+        required_unless_present_any = ["sample", "cost_explorer"],
+        conflicts_with_all = ["sample", "cost_explorer"]
+    )]
     input: Option<PathBuf>,
+    /// Read the bill from the AWS Cost Explorer API (GetCostAndUsage) instead of files.
+    #[arg(long, conflicts_with = "sample")]
+    cost_explorer: bool,
+    /// Cost Explorer window: `YYYY-MM` (one month) or `FROM..TO` as `YYYY-MM-DD` with TO
+    /// exclusive [default: the previous month and the current one up to today].
+    #[arg(long, requires = "cost_explorer", value_name = "PERIOD")]
+    period: Option<String>,
+    /// Cost Explorer granularity.
+    #[arg(long, value_enum, default_value = "daily", requires = "cost_explorer")]
+    granularity: GranularityArg,
+    /// Linked accounts to query one by one (comma-separated) [default: the caller's bill].
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "cost_explorer",
+        value_name = "IDS"
+    )]
+    accounts: Vec<String>,
+    /// Folder for Cost Explorer results of closed months
+    /// [default: $XDG_CACHE_HOME or ~/.cache, then carbonledger/cost-explorer].
+    #[arg(long, value_name = "DIR", requires = "cost_explorer")]
+    ce_cache: Option<PathBuf>,
+    /// Ask Cost Explorer again for every month, closed or not.
+    #[arg(long, requires = "cost_explorer", conflicts_with = "ce_cache")]
+    no_ce_cache: bool,
+    /// An endpoint replacing AWS's own for S3 and Cost Explorer (S3-compatible stores,
+    /// emulators); credentials and region still come from the standard AWS chain.
+    #[arg(long, value_name = "URL", env = "CARBONLEDGER_AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
     /// Run on the synthetic sample CUR embedded in the binary.
     #[arg(long)]
     sample: bool,
@@ -66,6 +102,12 @@ struct EstimateArgs {
     /// cost CCF divides by), unblended with --method default].
     #[arg(long, value_enum)]
     cost: Option<CostArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GranularityArg {
+    Daily,
+    Monthly,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -155,6 +197,26 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         (Some(CostArg::Blended), _) | (None, Method::Ccf) => CostMeasure::Blended,
         (Some(CostArg::Amortized), _) => CostMeasure::Amortized,
     };
+    let cost_explorer = if args.cost_explorer {
+        let today = chrono::Utc::now().date_naive();
+        let (start, end) = period(args.period.as_deref(), today)?;
+        Some(CostExplorerRequest {
+            start,
+            end,
+            granularity: match args.granularity {
+                GranularityArg::Daily => Granularity::Daily,
+                GranularityArg::Monthly => Granularity::Monthly,
+            },
+            accounts: args.accounts,
+            cache_dir: match (args.no_ce_cache, args.ce_cache) {
+                (true, _) => None,
+                (false, Some(dir)) => Some(dir),
+                (false, None) => carbonledger_aws_cloud::cost_explorer::default_cache_dir(),
+            },
+        })
+    } else {
+        None
+    };
     let request = EstimateRequest {
         input: args.input,
         sample: args.sample,
@@ -165,10 +227,53 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         format: args.format,
         output: args.output,
         cost,
+        connection: Connection {
+            endpoint_url: args.endpoint_url,
+            ..Connection::default()
+        },
+        cost_explorer,
     };
     let reconciliation = run::estimate(&request)?;
     eprint!("{reconciliation}");
     Ok(())
+}
+
+/// The Cost Explorer window of `--period` (start, exclusive end); by default the previous
+/// month and the current one up to today.
+fn period(text: Option<&str>, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), Error> {
+    let bad = |t: &str| {
+        Error::Usage(format!(
+            "--period {t} is neither YYYY-MM nor YYYY-MM-DD..YYYY-MM-DD"
+        ))
+    };
+    let first_of = |year: i32, month: u32| NaiveDate::from_ymd_opt(year, month, 1);
+    let next_month = |d: NaiveDate| {
+        if d.month() == 12 {
+            first_of(d.year() + 1, 1)
+        } else {
+            first_of(d.year(), d.month() + 1)
+        }
+    };
+    let Some(text) = text else {
+        let this_month = first_of(today.year(), today.month()).unwrap_or(today);
+        let previous = this_month.pred_opt().unwrap_or(this_month);
+        let start = first_of(previous.year(), previous.month()).unwrap_or(previous);
+        return Ok((start, today));
+    };
+    if let Some((from, to)) = text.split_once("..") {
+        let day = |t: &str| NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").map_err(|_| bad(text));
+        let (start, end) = (day(from)?, day(to)?);
+        if end <= start {
+            return Err(Error::Usage(format!(
+                "--period {text} ends before it starts"
+            )));
+        }
+        return Ok((start, end));
+    }
+    let start =
+        NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| bad(text))?;
+    let end = next_month(start).ok_or_else(|| bad(text))?;
+    Ok((start, end))
 }
 
 fn generate(args: GenerateArgs) -> Result<(), Error> {

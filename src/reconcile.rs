@@ -24,6 +24,8 @@ pub struct Reconciliation {
     pub energy_kwh: f64,
     pub scope2_location_kg: f64,
     pub scope3_embodied_kg: f64,
+    /// What the source reported about the read (requests made, cache hits), one line each.
+    pub notes: Vec<String>,
 }
 
 impl Reconciliation {
@@ -118,6 +120,10 @@ impl fmt::Display for Reconciliation {
             f,
             "  energy {:.6} kWh, scope 2 (location) {:.6} kg CO2e, scope 3 {:.6} kg CO2e",
             self.energy_kwh, self.scope2_location_kg, self.scope3_embodied_kg
-        )
+        )?;
+        for note in &self.notes {
+            writeln!(f, "  {note}")?;
+        }
+        Ok(())
     }
 }

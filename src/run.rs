@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use carbonledger_aws::{CostMeasure, CurOptions};
+use carbonledger_aws_cloud::{
+    Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
+};
 use carbonledger_factors::FactorSet;
-use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, col as ucol};
+use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
+use chrono::NaiveDate;
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 
@@ -34,6 +38,22 @@ pub struct EstimateRequest {
     pub format: Format,
     pub output: Option<PathBuf>,
     pub cost: CostMeasure,
+    /// How to reach AWS for `s3://` inputs and Cost Explorer.
+    pub connection: Connection,
+    /// Read the Cost Explorer API instead of `input`.
+    pub cost_explorer: Option<CostExplorerRequest>,
+}
+
+/// The Cost Explorer part of a request.
+#[derive(Debug, Clone)]
+pub struct CostExplorerRequest {
+    /// First day, and the day after the last one (UTC).
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub granularity: Granularity,
+    pub accounts: Vec<String>,
+    /// Cache folder for closed months; `None` turns the cache off.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The keys a table is grouped by when the user names none.
@@ -56,24 +76,50 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
     });
     tracing::info!("factor set {}", factors.label());
 
-    let sample_dir;
-    let (path, relabel) = match (&request.input, request.sample) {
-        (Some(path), false) => (path.clone(), None),
-        (None, true) => {
-            sample_dir = tempfile::tempdir().map_err(|source| Error::Output {
-                path: "temporary folder".into(),
-                source,
-            })?;
-            (sample::write_to(sample_dir.path())?, Some(sample::LABEL))
-        }
-        _ => return Err(Error::Usage("give either --input PATH or --sample".into())),
-    };
     // The ccf method also takes CCF's vCPU-hour arithmetic from the connector.
     let options = CurOptions {
         cost: request.cost,
         ccf_quirks: request.method == Method::Ccf,
     };
-    let mut source = input::open(&path, request.provider, Arc::clone(&factors), options)?;
+    let sample_dir;
+    let mut relabel = None;
+    let what = (&request.cost_explorer, &request.input, request.sample);
+    let mut source: Box<dyn UsageSource> = match what {
+        (Some(ce), None, false) => Box::new(open_cost_explorer(
+            ce.clone(),
+            request,
+            options,
+            Arc::clone(&factors),
+        )?),
+        (None, Some(path), false) => {
+            let text = path.to_string_lossy();
+            if text.starts_with("s3://") {
+                input::open_s3(
+                    &text,
+                    request.provider,
+                    Arc::clone(&factors),
+                    options,
+                    &request.connection,
+                )?
+            } else {
+                input::open(path, request.provider, Arc::clone(&factors), options)?
+            }
+        }
+        (None, None, true) => {
+            sample_dir = tempfile::tempdir().map_err(|source| Error::Output {
+                path: "temporary folder".into(),
+                source,
+            })?;
+            relabel = Some(sample::LABEL);
+            let path = sample::write_to(sample_dir.path())?;
+            input::open(&path, request.provider, Arc::clone(&factors), options)?
+        }
+        _ => {
+            return Err(Error::Usage(
+                "give one of --input PATH, --sample or --cost-explorer".into(),
+            ));
+        }
+    };
     tracing::info!("reading {}", source.describe());
 
     let dest = Destination::new(request.output.as_deref(), request.format)?;
@@ -131,6 +177,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
     drop(emit);
 
     reconciliation.input = totals;
+    reconciliation.notes = source.summary();
     reconciliation.check()?;
     match sink {
         Sink::Stream(writer) => {
@@ -192,6 +239,33 @@ fn write(
             }
         }
     }
+}
+
+/// The Cost Explorer source of a request; `--cost` picks the metric.
+fn open_cost_explorer(
+    ce: CostExplorerRequest,
+    request: &EstimateRequest,
+    options: CurOptions,
+    factors: Arc<FactorSet>,
+) -> Result<CostExplorerSource, Error> {
+    let metric = match options.cost {
+        CostMeasure::Unblended => CostMetric::Unblended,
+        CostMeasure::NetUnblended => CostMetric::NetUnblended,
+        CostMeasure::Amortized => CostMetric::Amortized,
+        CostMeasure::Blended => CostMetric::Blended,
+    };
+    let options = CostExplorerOptions {
+        start: ce.start,
+        end: ce.end,
+        granularity: ce.granularity,
+        metric,
+        accounts: ce.accounts,
+        connection: request.connection.clone(),
+        cache_dir: ce.cache_dir,
+        today: None,
+        ccf_quirks: options.ccf_quirks,
+    };
+    Ok(CostExplorerSource::new(options, factors)?)
 }
 
 /// A ledger with no rows, for outputs of empty inputs.

@@ -45,7 +45,8 @@ mod classify;
 mod columns;
 mod diagnose;
 mod gzip;
-mod layout;
+pub mod layout;
+mod line;
 mod lists;
 mod parse;
 mod reader;
@@ -57,12 +58,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use carbonledger_factors::FactorSet;
-use carbonledger_usage::{InputTotals, Location, SourceError, UsageSource};
+use carbonledger_usage::{InputTotals, SourceError, UsageSource};
 use polars::prelude::DataFrame;
 
 pub use classify::PROVIDER;
 pub use columns::Flavour;
-pub use layout::LayoutKind;
+pub use layout::{FileFormat, LayoutKind};
+pub use line::{BilledLine, LineConverter};
 pub use region::billing_code_region;
 
 /// Which cost column becomes the rows' `cost` (and the input cost totals).
@@ -141,7 +143,7 @@ pub struct CurOptions {
 pub struct CurSource {
     path: PathBuf,
     layout: layout::Layout,
-    state: reader::ReadState,
+    reader: CurFileReader,
 }
 
 impl CurSource {
@@ -154,19 +156,10 @@ impl CurSource {
         options: CurOptions,
     ) -> Result<CurSource, SourceError> {
         let layout = layout::discover(path)?;
-        let factor_error = |e: regex::Error| {
-            SourceError::invalid(
-                Location::file(format!("factor set {}", factors.label())),
-                format!("a burstable instance type is not a valid pattern: {e}"),
-            )
-        };
-        let classifier = classify::Classifier::new(Arc::clone(&factors), options.ccf_quirks)
-            .map_err(factor_error)?;
-        let regions = region::RegionResolver::new().map_err(factor_error)?;
         Ok(CurSource {
             path: path.to_path_buf(),
             layout,
-            state: reader::ReadState::new(classifier, regions, options.cost),
+            reader: CurFileReader::new(factors, options)?,
         })
     }
 
@@ -186,13 +179,46 @@ impl CurSource {
     }
 }
 
+/// Reads CUR files one at a time, with the classification and region caches shared between
+/// them: for sources that fetch the files themselves (an S3 export downloads each part to a
+/// temporary file and reads it here under its `s3://` name).
+pub struct CurFileReader {
+    state: reader::ReadState,
+}
+
+impl CurFileReader {
+    pub fn new(factors: Arc<FactorSet>, options: CurOptions) -> Result<Self, SourceError> {
+        let converter = LineConverter::new(factors, options.ccf_quirks)?;
+        Ok(CurFileReader {
+            state: reader::ReadState::new(converter, options.cost),
+        })
+    }
+
+    /// Reads the local file `path` (in `format`), naming it `shown` in rows and errors.
+    pub fn read(
+        &mut self,
+        path: &Path,
+        shown: &str,
+        format: FileFormat,
+        sink: &mut dyn FnMut(DataFrame) -> Result<(), SourceError>,
+    ) -> Result<InputTotals, SourceError> {
+        let file = layout::DataFile {
+            path: path.to_path_buf(),
+            shown: shown.to_owned(),
+            format,
+            period: None,
+        };
+        reader::read_file(&file, &mut self.state, sink)
+    }
+}
+
 impl UsageSource for CurSource {
     fn describe(&self) -> String {
         let files = self.layout.files.len();
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         let what = match self.layout.kind {
             LayoutKind::File => {
-                let measure = self.state.measure;
+                let measure = self.reader.state.measure;
                 return format!("AWS CUR file {} (cost {measure})", self.path.display());
             }
             LayoutKind::LegacyFolder => "legacy CUR layout",
@@ -208,7 +234,7 @@ impl UsageSource for CurSource {
             "AWS CUR folder {} ({detail}, {}; cost {})",
             self.path.display(),
             plural(files, "file"),
-            self.state.measure
+            self.reader.state.measure
         )
     }
 
@@ -218,7 +244,7 @@ impl UsageSource for CurSource {
     ) -> Result<InputTotals, SourceError> {
         let mut totals = InputTotals::default();
         for file in &self.layout.files {
-            let file_totals = reader::read_file(file, &mut self.state, sink)?;
+            let file_totals = reader::read_file(file, &mut self.reader.state, sink)?;
             totals.add(&file_totals);
         }
         Ok(totals)

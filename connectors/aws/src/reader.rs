@@ -17,16 +17,15 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
-use carbonledger_usage::{InputTotals, Location, SourceError, UsageBatchBuilder, UsageRow};
+use carbonledger_usage::{InputTotals, Location, SourceError, UsageBatchBuilder};
 use polars::prelude::*;
 
-use crate::classify::{Classifier, LineKey, StorageUnit};
 use crate::columns::{ColumnMap, Flavour, Logical, map_tag_key};
 use crate::diagnose::{CsvFile, EXTRA_FIELD};
 use crate::layout::DataFile;
-use crate::region::{RegionInfo, RegionResolver};
+use crate::line::{BilledLine, LineConverter};
 use crate::values::{CellError, Values, json_entries};
-use crate::{CostMeasure, gzip, parse};
+use crate::{CostMeasure, gzip};
 
 /// Rows per batch handed to the streaming engine.
 pub const BATCH_ROWS: usize = 65_536;
@@ -36,17 +35,15 @@ const MAP_CACHE_LIMIT: usize = 50_000;
 
 /// Caches shared by every file of a source.
 pub struct ReadState {
-    pub classifier: Classifier,
-    pub regions: RegionCache,
+    pub converter: LineConverter,
     pub measure: CostMeasure,
     map_cache: HashMap<String, Arc<Vec<(String, String)>>>,
 }
 
 impl ReadState {
-    pub fn new(classifier: Classifier, regions: RegionResolver, measure: CostMeasure) -> Self {
+    pub fn new(converter: LineConverter, measure: CostMeasure) -> Self {
         ReadState {
-            classifier,
-            regions: RegionCache::new(regions),
+            converter,
             measure,
             map_cache: HashMap::new(),
         }
@@ -69,52 +66,6 @@ impl ReadState {
         let entries = Arc::new(entries);
         self.map_cache.insert(text.to_owned(), Arc::clone(&entries));
         Ok(entries)
-    }
-}
-
-/// Region resolution, once per distinct (product code, product regions, usage type).
-pub struct RegionCache {
-    resolver: RegionResolver,
-    cache: HashMap<String, usize>,
-    entries: Vec<RegionInfo>,
-    key_buffer: String,
-}
-
-impl RegionCache {
-    fn new(resolver: RegionResolver) -> Self {
-        RegionCache {
-            resolver,
-            cache: HashMap::new(),
-            entries: Vec::new(),
-            key_buffer: String::new(),
-        }
-    }
-
-    fn resolve(
-        &mut self,
-        product_code: &str,
-        product_regions: &[&str],
-        usage_type: &str,
-    ) -> &RegionInfo {
-        self.key_buffer.clear();
-        for part in std::iter::once(product_code).chain(product_regions.iter().copied()) {
-            self.key_buffer.push_str(part);
-            self.key_buffer.push('\u{1f}');
-        }
-        self.key_buffer.push_str(usage_type);
-        let index = match self.cache.get(self.key_buffer.as_str()) {
-            Some(index) => *index,
-            None => {
-                self.entries.push(
-                    self.resolver
-                        .resolve(product_code, product_regions, usage_type),
-                );
-                self.cache
-                    .insert(self.key_buffer.clone(), self.entries.len() - 1);
-                self.entries.len() - 1
-            }
-        };
-        &self.entries[index]
     }
 }
 
@@ -402,67 +353,37 @@ fn read_row(
     };
     let region_column = columns.text(Logical::ProductRegion, i);
     let region_code_column = columns.text(Logical::ProductRegionCode, i);
-    let region_info = state
-        .regions
-        .resolve(
-            product_code.trim(),
-            &[
-                region_column.trim(),
-                product.region.trim(),
-                region_code_column.trim(),
-            ],
-            usage_type.trim(),
-        )
-        .clone();
     let tags = tags_json(columns, i, file.map.flavour)
         .map_err(|e| at(Logical::ResourceTagsMap, e.message()))?;
     let payer = columns.text(Logical::PayerAccount, i);
     let usage_account = columns.text(Logical::UsageAccount, i);
-
-    let key = LineKey {
-        product_code: &product_code,
-        usage_type: &usage_type,
-        pricing_unit: &unit,
-        line_item_type: &line_item_type,
-        product_vcpu: vcpu,
-        product_instance_type: instance_type,
-        operation: &operation,
-    };
-    let class = state.classifier.classify(&key);
-    let storage_tb_hours = match class.storage {
-        StorageUnit::None => 0.0,
-        StorageUnit::GbHours => amount / 1000.0,
-        StorageUnit::GbMonths => amount * 24.0 * parse::days_in_month(start_us) / 1000.0,
-    };
-    builder.push(&UsageRow {
-        period_start_us: start_us,
-        period_end_us: end_us,
-        provider: crate::classify::PROVIDER,
-        billing_account: payer.trim(),
-        usage_account: usage_account.trim(),
-        service: product_code.trim(),
-        region: region_info.region.as_deref(),
-        region_note: region_info.note.as_deref(),
-        usage_type: &usage_type,
-        charge_type: line_item_type.trim(),
-        usage_class: Some(class.class),
-        exclusion_reason: class.reason.as_deref(),
-        instance_type: class.instance_type.as_deref(),
-        cpu_architecture: class.cpu_architecture,
-        gpu_model: class.gpu_model.as_deref(),
-        vcpu_hours: amount * class.vcpu_hours_per_amount,
-        gpu_hours: amount * class.gpu_hours_per_amount,
-        memory_gb_hours: amount * class.memory_gb_hours_per_amount,
-        storage_tb_hours,
-        network_gb: amount * class.network_gb_per_amount,
-        usage_amount: amount,
-        usage_unit: &unit,
-        cost,
-        currency: currency.trim(),
-        tags: &tags,
-        source: file.shown,
-        source_line: Some(line),
-    });
+    state.converter.push(
+        &BilledLine {
+            start_us,
+            end_us,
+            billing_account: payer.trim(),
+            usage_account: usage_account.trim(),
+            product_code: &product_code,
+            usage_type: &usage_type,
+            pricing_unit: &unit,
+            line_item_type: &line_item_type,
+            operation: &operation,
+            product_vcpu: vcpu,
+            product_instance_type: instance_type,
+            product_regions: [
+                region_column.trim(),
+                product.region.trim(),
+                region_code_column.trim(),
+            ],
+            amount,
+            cost,
+            currency: currency.trim(),
+            tags: &tags,
+            source: file.shown,
+            source_line: Some(line),
+        },
+        builder,
+    );
     Ok(())
 }
 
