@@ -12,7 +12,7 @@ use carbonledger::input::Provider;
 use carbonledger::output::Format;
 use carbonledger::run::{self, CostExplorerRequest, EstimateRequest};
 use carbonledger_aws::CostMeasure;
-use carbonledger_aws_cloud::{Connection, Granularity};
+use carbonledger_aws_cloud::{Connection, CostMetric, Granularity};
 use chrono::{Datelike, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -77,6 +77,10 @@ struct EstimateArgs {
     /// emulators); credentials and region still come from the standard AWS chain.
     #[arg(long, value_name = "URL", env = "CARBONLEDGER_AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
+    /// The AWS region of an `s3://` bucket [default: the chain's (AWS_REGION, the profile),
+    /// else us-east-1].
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
     /// Run on the synthetic sample CUR embedded in the binary.
     #[arg(long)]
     sample: bool,
@@ -116,6 +120,8 @@ enum CostArg {
     NetUnblended,
     Blended,
     Amortized,
+    /// Cost Explorer only (`NetAmortizedCost`).
+    NetAmortized,
 }
 
 #[derive(Args)]
@@ -196,7 +202,16 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         (Some(CostArg::NetUnblended), _) => CostMeasure::NetUnblended,
         (Some(CostArg::Blended), _) | (None, Method::Ccf) => CostMeasure::Blended,
         (Some(CostArg::Amortized), _) => CostMeasure::Amortized,
+        (Some(CostArg::NetAmortized), _) if args.cost_explorer => CostMeasure::Amortized,
+        (Some(CostArg::NetAmortized), _) => {
+            return Err(Error::Usage(
+                "--cost net-amortized is a Cost Explorer metric; CUR files have unblended, \
+                 net-unblended, blended and amortized cost"
+                    .into(),
+            ));
+        }
     };
+    let net_amortized = matches!(args.cost, Some(CostArg::NetAmortized));
     let cost_explorer = if args.cost_explorer {
         let today = chrono::Utc::now().date_naive();
         let (start, end) = period(args.period.as_deref(), today)?;
@@ -213,6 +228,7 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
                 (false, Some(dir)) => Some(dir),
                 (false, None) => carbonledger_aws_cloud::cost_explorer::default_cache_dir(),
             },
+            metric: net_amortized.then_some(CostMetric::NetAmortized),
         })
     } else {
         None
@@ -229,6 +245,7 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         cost,
         connection: Connection {
             endpoint_url: args.endpoint_url,
+            region: args.region,
             ..Connection::default()
         },
         cost_explorer,

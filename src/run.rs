@@ -54,6 +54,8 @@ pub struct CostExplorerRequest {
     pub accounts: Vec<String>,
     /// Cache folder for closed months; `None` turns the cache off.
     pub cache_dir: Option<PathBuf>,
+    /// A metric only Cost Explorer has (`NetAmortizedCost`); else the one of `cost`.
+    pub metric: Option<CostMetric>,
 }
 
 /// The keys a table is grouped by when the user names none.
@@ -248,12 +250,12 @@ fn open_cost_explorer(
     options: CurOptions,
     factors: Arc<FactorSet>,
 ) -> Result<CostExplorerSource, Error> {
-    let metric = match options.cost {
+    let metric = ce.metric.unwrap_or(match options.cost {
         CostMeasure::Unblended => CostMetric::Unblended,
         CostMeasure::NetUnblended => CostMetric::NetUnblended,
         CostMeasure::Amortized => CostMetric::Amortized,
         CostMeasure::Blended => CostMetric::Blended,
-    };
+    });
     let options = CostExplorerOptions {
         start: ce.start,
         end: ce.end,

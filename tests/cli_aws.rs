@@ -142,23 +142,15 @@ fn wrong_credentials_are_one_clear_error_without_the_secret() {
     assert!(!stderr.contains(SECRET), "the secret key leaked: {stderr}");
 
     let out = carbonledger(base, "AKIAWRONGWRONGWRONG1")
-        .args([
-            "estimate",
-            "--cost-explorer",
-            "--period",
-            "2026-10",
-            "--no-ce-cache",
-            "-vv",
-        ])
+        .args(["estimate", "--cost-explorer", "--period", "2026-10", "-vv"])
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("Cost Explorer GetCostAndUsage 2026-10-01..2026-11-01"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("AWS refused"), "{stderr}");
+    // The first request names the caller's account (STS), and it is refused.
+    assert!(stderr.contains("STS GetCallerIdentity"), "{stderr}");
+    assert!(stderr.contains("AWS refused the credentials"), "{stderr}");
+    assert!(stderr.contains("standard AWS chain"), "{stderr}");
     assert!(
         !stderr.contains(SECRET),
         "the secret key leaked at debug level: {stderr}"
@@ -219,6 +211,7 @@ fn cost_explorer_estimates_end_to_end_and_counts_its_requests() {
         stderr.contains("Cost Explorer: 2 requests sent (2 pages billed"),
         "{stderr}"
     );
+    assert!(stderr.contains("1 STS identity request;"), "{stderr}");
     assert_eq!(summary_value(&stderr, "cost in"), "5.0680 USD");
     let stdout = text(&out.stdout);
     assert!(stdout.contains("AmazonEC2,compute"), "{stdout}");

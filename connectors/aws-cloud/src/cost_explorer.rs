@@ -153,19 +153,29 @@ pub struct CostExplorerSource {
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Stats {
-    /// Pages received (each one billed).
+    /// `GetCostAndUsage` pages received (each one billed).
     pages: u64,
-    /// Requests on the wire, retries included.
+    /// `GetCostAndUsage` requests on the wire, retries included.
     attempts: u64,
-    /// Queries answered from the cache.
-    cached_queries: u64,
-    /// Queries sent.
-    live_queries: u64,
-    /// Queries written to the cache.
-    stored_queries: u64,
+    /// STS `GetCallerIdentity` requests (free; they name the caller's account).
+    identity_requests: u64,
+    /// Months (per account) answered from the cache.
+    cached_months: u64,
+    /// Months (per account) written to the cache.
+    stored_months: u64,
+    /// Months whose usage groups do not add up to their record types' usage cost.
+    warnings: Vec<String>,
 }
 
+/// The version of the cache files' layout; part of every key.
+const CACHE_FORMAT: u32 = 2;
+
+/// Usage cost the groups may miss before the difference is reported: rounding of amounts
+/// Cost Explorer sends with ten decimals, relative to the month's usage cost.
+const UNATTRIBUTED_TOLERANCE: f64 = 1e-6;
+
 impl CostExplorerSource {
+    /// Checks the window and loads the service-name table; nothing is requested yet.
     pub fn new(
         options: CostExplorerOptions,
         factors: Arc<FactorSet>,
@@ -179,6 +189,11 @@ impl CostExplorerSource {
                 ),
             ));
         }
+        let mut options = options;
+        let mut seen = std::collections::HashSet::new();
+        options
+            .accounts
+            .retain(|a| seen.insert(a.trim().to_owned()));
         Ok(CostExplorerSource {
             options,
             factors,
@@ -218,7 +233,7 @@ impl QueryKind {
     }
 }
 
-/// One query, before paging. Serialised (with the caller's account) into the cache key.
+/// One query, before paging.
 #[derive(Debug, Clone, Serialize)]
 struct Query {
     kind: QueryKind,
@@ -231,7 +246,7 @@ struct Query {
     record_types: Vec<String>,
 }
 
-/// A query's results, all pages, as kept in the cache.
+/// A query's results, all pages.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Results {
     periods: Vec<PeriodResult>,
@@ -252,6 +267,24 @@ struct GroupResult {
     keys: Vec<String>,
     /// Metric name → (amount as sent, unit).
     metrics: BTreeMap<String, (String, String)>,
+}
+
+/// Both queries of one month (and account): what the cache keeps, as one file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Month {
+    by_type: Results,
+    by_usage: Results,
+    /// How the two queries were described, for the rows' `source`.
+    types_shown: String,
+    usage_shown: String,
+}
+
+impl Month {
+    /// Final: the month has results and none of them is an estimate.
+    fn is_final(&self) -> bool {
+        let periods = || self.by_type.periods.iter().chain(&self.by_usage.periods);
+        periods().next().is_some() && periods().all(|p| !p.estimated)
+    }
 }
 
 impl UsageSource for CostExplorerSource {
@@ -279,17 +312,20 @@ impl UsageSource for CostExplorerSource {
             .build()
             .map_err(|e| SourceError::io("starting the Cost Explorer client", e))?;
         let counter = RequestCounter::default();
-        let result = runtime.block_on(self.read_async(&counter, sink));
+        let identity_counter = RequestCounter::default();
+        let result = self.read_months(&runtime, &counter, &identity_counter, sink);
         self.stats.attempts = counter.attempts();
+        self.stats.identity_requests = identity_counter.attempts();
         result
     }
 
     fn summary(&self) -> Vec<String> {
         let s = &self.stats;
         let retries = s.attempts.saturating_sub(s.pages);
-        vec![format!(
-            "Cost Explorer: {} requests sent ({} pages billed at $0.01 each{}); {} queries \
-             answered from the cache of closed periods, {} newly cached",
+        let mut lines = vec![format!(
+            "Cost Explorer: {} requests sent ({} pages billed at $0.01 each{}), {} STS \
+             identity request{}; {} months answered from the cache of closed months, {} newly \
+             cached",
             s.attempts,
             s.pages,
             if retries > 0 {
@@ -297,31 +333,36 @@ impl UsageSource for CostExplorerSource {
             } else {
                 String::new()
             },
-            s.cached_queries,
-            s.stored_queries
-        )]
+            s.identity_requests,
+            if s.identity_requests == 1 { "" } else { "s" },
+            s.cached_months,
+            s.stored_months
+        )];
+        lines.extend(s.warnings.iter().map(|w| format!("warning: {w}")));
+        lines
     }
 }
 
 impl CostExplorerSource {
-    async fn read_async(
+    /// Fetches each month (in the runtime) and converts it (outside it, so the sink never
+    /// runs inside an async task).
+    fn read_months(
         &mut self,
+        runtime: &tokio::runtime::Runtime,
         counter: &RequestCounter,
+        identity_counter: &RequestCounter,
         sink: &mut dyn FnMut(DataFrame) -> Result<(), SourceError>,
     ) -> Result<InputTotals, SourceError> {
-        let config = self
-            .options
-            .connection
-            .load(Some(COST_EXPLORER_REGION))
-            .await;
-        let ce_config = aws_sdk_costexplorer::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build();
-        let client = aws_sdk_costexplorer::Client::from_conf(ce_config);
-        let caller = match &self.options.cache_dir {
-            Some(_) => Some(caller_account(&config, counter).await?),
-            None => None,
-        };
+        let connection = self.options.connection.clone();
+        let (client, caller) = runtime.block_on(async {
+            let config = connection.load(Some(COST_EXPLORER_REGION)).await;
+            let ce_config = aws_sdk_costexplorer::config::Builder::from(&config)
+                .interceptor(counter.clone())
+                .build();
+            let caller = caller_account(&config, identity_counter).await?;
+            let client = aws_sdk_costexplorer::Client::from_conf(ce_config);
+            Ok::<_, SourceError>((client, caller))
+        })?;
         let today = self
             .options
             .today
@@ -335,7 +376,7 @@ impl CostExplorerSource {
         };
         for (start, end) in months(self.options.start, self.options.end) {
             for account in &accounts {
-                let mut query = Query {
+                let query = Query {
                     kind: QueryKind::RecordTypes,
                     start,
                     end,
@@ -344,40 +385,42 @@ impl CostExplorerSource {
                     account: account.clone(),
                     record_types: Vec::new(),
                 };
-                let by_type = self
-                    .fetch(&client, &query, caller.as_deref(), today)
-                    .await?;
-                let types_shown = self.describe_query(&query);
-                let usage_types = usage_record_types(&by_type);
-                let by_usage = if usage_types.is_empty() {
-                    Results::default()
-                } else {
-                    query.kind = QueryKind::Usage;
-                    query.record_types = usage_types;
-                    self.fetch(&client, &query, caller.as_deref(), today)
-                        .await?
+                let cache = self
+                    .options
+                    .cache_dir
+                    .as_ref()
+                    .map(|dir| self.cache_path(dir, &caller, &query));
+                let cached = cache.as_deref().and_then(load);
+                let month = match cached {
+                    Some(month) => {
+                        self.stats.cached_months += 1;
+                        month
+                    }
+                    None => {
+                        let month = runtime.block_on(self.fetch_month(&client, query))?;
+                        if let Some(path) = &cache
+                            && month_closed(end, today)
+                            && month.is_final()
+                        {
+                            store(path, &month)?;
+                            self.stats.stored_months += 1;
+                        }
+                        month
+                    }
                 };
-                let usage_shown = self.describe_query(&query);
                 let mut builder = UsageBatchBuilder::with_capacity(1024);
                 let context = RowContext {
                     metric: self.options.metric.api_name(),
-                    billing_account: caller.as_deref().unwrap_or(""),
+                    billing_account: &caller,
                     usage_account: account.as_deref().unwrap_or(""),
-                    types_shown: &types_shown,
-                    usage_shown: &usage_shown,
                     services: &self.services,
                 };
-                context.rows(
-                    &by_type,
-                    &by_usage,
-                    &mut converter,
-                    &mut builder,
-                    &mut totals,
-                )?;
+                let warning = context.rows(&month, &mut converter, &mut builder, &mut totals)?;
+                self.stats.warnings.extend(warning);
                 if !builder.is_empty() {
                     let batch = builder
                         .finish()
-                        .map_err(|e| SourceError::polars(&usage_shown, e))?;
+                        .map_err(|e| SourceError::polars(&month.usage_shown, e))?;
                     sink(batch)?;
                 }
             }
@@ -385,43 +428,44 @@ impl CostExplorerSource {
         Ok(totals)
     }
 
-    /// All pages of `query`, from the cache when it holds them.
-    async fn fetch(
+    /// Both queries of a month, every page.
+    async fn fetch_month(
         &mut self,
         client: &aws_sdk_costexplorer::Client,
-        query: &Query,
-        caller: Option<&str>,
-        today: NaiveDate,
-    ) -> Result<Results, SourceError> {
-        let shown = self.describe_query(query);
-        let cache = self
+        mut query: Query,
+    ) -> Result<Month, SourceError> {
+        let types_shown = self.describe_query(&query);
+        let by_type = self.fetch_live(client, &query, &types_shown).await?;
+        query.kind = QueryKind::Usage;
+        query.record_types = usage_record_types(&by_type);
+        let usage_shown = self.describe_query(&query);
+        let by_usage = if query.record_types.is_empty() {
+            Results::default()
+        } else {
+            self.fetch_live(client, &query, &usage_shown).await?
+        };
+        Ok(Month {
+            by_type,
+            by_usage,
+            types_shown,
+            usage_shown,
+        })
+    }
+
+    /// The cache file of a month: keyed by the cache format, the endpoint, the caller's
+    /// account and the query.
+    fn cache_path(&self, dir: &std::path::Path, caller: &str, query: &Query) -> PathBuf {
+        let endpoint = self
             .options
-            .cache_dir
-            .as_ref()
-            .zip(caller)
-            .map(|(dir, caller)| cache_path(dir, caller, query));
-        if let Some(path) = &cache
-            && let Ok(text) = std::fs::read_to_string(path)
-        {
-            match serde_json::from_str::<Results>(&text) {
-                Ok(results) => {
-                    tracing::info!("{shown}: answered from the cache {}", path.display());
-                    self.stats.cached_queries += 1;
-                    return Ok(results);
-                }
-                Err(e) => {
-                    tracing::warn!("ignoring the unreadable cache file {}: {e}", path.display())
-                }
-            }
-        }
-        let results = self.fetch_live(client, query, &shown).await?;
-        self.stats.live_queries += 1;
-        let closed = month_closed(query.end, today) && results.periods.iter().all(|p| !p.estimated);
-        if let (Some(path), true) = (&cache, closed) {
-            store(path, &results)?;
-            self.stats.stored_queries += 1;
-        }
-        Ok(results)
+            .connection
+            .endpoint_url
+            .as_deref()
+            .unwrap_or("aws");
+        let key =
+            serde_json::to_string(&(CACHE_FORMAT, endpoint, caller, query)).unwrap_or_default();
+        let digest = Sha256::digest(key.as_bytes());
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        dir.join(format!("ce-{}-{hex}.json", query.start))
     }
 
     async fn fetch_live(
@@ -555,7 +599,8 @@ fn usage_record_types(results: &Results) -> Vec<String> {
     types
 }
 
-/// The account the credentials belong to (STS `GetCallerIdentity`), which keys the cache.
+/// The account the credentials belong to (STS `GetCallerIdentity`): the rows' billing
+/// account, and part of the cache key so that two callers never share an entry.
 async fn caller_account(
     config: &aws_config::SdkConfig,
     counter: &RequestCounter,
@@ -563,13 +608,16 @@ async fn caller_account(
     let sts_config = aws_sdk_sts::config::Builder::from(config)
         .interceptor(counter.clone())
         .build();
-    let shown = "STS GetCallerIdentity (keys the Cost Explorer cache)";
+    let shown = "STS GetCallerIdentity (the caller's account: billing account and cache key)";
     let identity = aws_sdk_sts::Client::from_conf(sts_config)
         .get_caller_identity()
         .send()
         .await
         .map_err(|e| sdk::api_error(shown, &e))?;
-    Ok(identity.account().unwrap_or("unknown").to_owned())
+    identity
+        .account()
+        .map(str::to_owned)
+        .ok_or_else(|| SourceError::api(shown, "the answer names no account"))
 }
 
 /// Calendar-month pieces of `[start, end)`.
@@ -600,18 +648,26 @@ fn month_closed(end: NaiveDate, today: NaiveDate) -> bool {
     end <= this_month
 }
 
-fn cache_path(dir: &std::path::Path, caller: &str, query: &Query) -> PathBuf {
-    let key = serde_json::to_string(&(caller, query)).unwrap_or_default();
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    dir.join(format!("ce-{}-{hex}.json", query.start))
+/// A cached month, if the file is there and readable (an unreadable one is ignored).
+fn load(path: &std::path::Path) -> Option<Month> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match serde_json::from_str::<Month>(&text) {
+        Ok(month) => {
+            tracing::info!("answered from the cache {}", path.display());
+            Some(month)
+        }
+        Err(e) => {
+            tracing::warn!("ignoring the unreadable cache file {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 /// Writes the cache file aside and renames it, so a reader never sees half of one.
-fn store(path: &std::path::Path, results: &Results) -> Result<(), SourceError> {
+fn store(path: &std::path::Path, month: &Month) -> Result<(), SourceError> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| SourceError::io(dir.display(), e))?;
-    let text = serde_json::to_string(results)
+    let text = serde_json::to_string(month)
         .map_err(|e| SourceError::io(path.display(), std::io::Error::other(e.to_string())))?;
     let temp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| SourceError::io(dir.display(), e))?;
@@ -626,8 +682,6 @@ struct RowContext<'a> {
     metric: &'a str,
     billing_account: &'a str,
     usage_account: &'a str,
-    types_shown: &'a str,
-    usage_shown: &'a str,
     services: &'a ServiceCodes,
 }
 
@@ -638,22 +692,26 @@ struct Amount {
 }
 
 impl RowContext<'_> {
+    /// Appends the month's rows. The input totals are what Cost Explorer says, counted
+    /// before any row is made: the cost of every record type (the bill), and the groups
+    /// received. Usage cost that the usage groups do not add up to becomes one excluded row
+    /// (so the ledger still adds up to the bill); above the rounding tolerance it is also
+    /// returned as a warning, since it means the two queries disagree.
     fn rows(
         &self,
-        by_type: &Results,
-        by_usage: &Results,
+        month: &Month,
         converter: &mut LineConverter,
         builder: &mut UsageBatchBuilder,
         totals: &mut InputTotals,
-    ) -> Result<(), SourceError> {
-        // Usage cost per (period start, currency) that the usage groups must add up to.
-        let mut usage_cost: BTreeMap<(String, String), (f64, String)> = BTreeMap::new();
-        for period in &by_type.periods {
-            let (start_us, end_us) = period_bounds(period, self.types_shown)?;
+    ) -> Result<Option<String>, SourceError> {
+        // Usage cost per (period start, currency), from the record types.
+        let mut usage_cost: BTreeMap<(String, String), (f64, f64, String)> = BTreeMap::new();
+        for period in &month.by_type.periods {
+            let (start_us, end_us) = period_bounds(period, &month.types_shown)?;
             for (g, group) in period.groups.iter().enumerate() {
                 let shown = format!(
                     "{}, page {}, period {}, group {}",
-                    self.types_shown,
+                    month.types_shown,
                     period.page,
                     period.start,
                     g + 1
@@ -662,10 +720,10 @@ impl RowContext<'_> {
                 let cost = metric(group, self.metric, &shown)?;
                 *totals.cost.entry(cost.unit.clone()).or_default() += cost.value;
                 if is_usage_record_type(record_type) {
-                    // The usage groups below carry this cost, row by row.
+                    // The usage groups carry this cost, row by row.
                     let entry = usage_cost
                         .entry((period.start.clone(), cost.unit.clone()))
-                        .or_insert((0.0, period.end.clone()));
+                        .or_insert((0.0, 0.0, period.end.clone()));
                     entry.0 += cost.value;
                     continue;
                 }
@@ -676,11 +734,8 @@ impl RowContext<'_> {
                         end_us,
                         billing_account: self.billing_account,
                         usage_account: self.usage_account,
-                        product_code: "",
                         usage_type: record_type,
-                        pricing_unit: "",
                         line_item_type: record_type,
-                        amount: 0.0,
                         cost: cost.value,
                         currency: &cost.unit,
                         source: &shown,
@@ -690,12 +745,12 @@ impl RowContext<'_> {
                 );
             }
         }
-        for period in &by_usage.periods {
-            let (start_us, end_us) = period_bounds(period, self.usage_shown)?;
+        for period in &month.by_usage.periods {
+            let (start_us, end_us) = period_bounds(period, &month.usage_shown)?;
             for (g, group) in period.groups.iter().enumerate() {
                 let shown = format!(
                     "{}, page {}, period {}, group {}",
-                    self.usage_shown,
+                    month.usage_shown,
                     period.page,
                     period.start,
                     g + 1
@@ -705,13 +760,10 @@ impl RowContext<'_> {
                 let cost = metric(group, self.metric, &shown)?;
                 let quantity = metric(group, USAGE_QUANTITY, &shown)?;
                 totals.rows += 1;
-                if let Some(entry) = usage_cost.get_mut(&(period.start.clone(), cost.unit.clone()))
-                {
-                    entry.0 -= cost.value;
-                } else {
-                    // Usage cost the record-type query did not show: counted as input too.
-                    *totals.cost.entry(cost.unit.clone()).or_default() += cost.value;
-                }
+                usage_cost
+                    .entry((period.start.clone(), cost.unit.clone()))
+                    .or_insert((0.0, 0.0, period.end.clone()))
+                    .1 += cost.value;
                 let unit = if quantity.unit == "N/A" {
                     ""
                 } else {
@@ -737,10 +789,21 @@ impl RowContext<'_> {
                 );
             }
         }
-        // Usage cost the groups did not add up to (rounding, groups Cost Explorer left out).
-        for ((start, currency), (rest, end)) in usage_cost {
-            if rest.abs() <= 1e-9 {
+        // What the usage groups do not account for, per period.
+        let mut warning = None;
+        for ((start, currency), (expected, grouped, end)) in usage_cost {
+            let rest = expected - grouped;
+            let tolerance = UNATTRIBUTED_TOLERANCE * expected.abs().max(grouped.abs()).max(1.0);
+            if rest.abs() <= tolerance * 1e-3 {
                 continue;
+            }
+            if rest.abs() > tolerance && warning.is_none() {
+                warning = Some(format!(
+                    "{}, period {start}: the usage record types cost {expected} {currency} but \
+                     the service and usage type groups add up to {grouped} {currency}; the \
+                     difference is an excluded row (UnattributedUsage)",
+                    month.types_shown
+                ));
             }
             let bounds = PeriodResult {
                 start: start.clone(),
@@ -749,10 +812,10 @@ impl RowContext<'_> {
                 page: 0,
                 groups: Vec::new(),
             };
-            let (start_us, end_us) = period_bounds(&bounds, self.types_shown)?;
+            let (start_us, end_us) = period_bounds(&bounds, &month.types_shown)?;
             let shown = format!(
                 "{}, period {start}, usage not in any group",
-                self.types_shown
+                month.types_shown
             );
             totals.rows += 1;
             converter.push(
@@ -771,7 +834,7 @@ impl RowContext<'_> {
                 builder,
             );
         }
-        Ok(())
+        Ok(warning)
     }
 }
 

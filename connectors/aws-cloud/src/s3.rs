@@ -117,6 +117,12 @@ impl S3ExportSource {
         let picked = match entries {
             Listed::Object(entry) => {
                 let name = entry.key.rsplit('/').next().unwrap_or_default();
+                if name.to_ascii_lowercase().ends_with(".zip") {
+                    return Err(SourceError::invalid(
+                        Location::file(url.shown(&entry.key)),
+                        "ZIP-compressed CUR parts are not read; deliver GZIP or Parquet",
+                    ));
+                }
                 Picked {
                     kind: LayoutKind::File,
                     files: vec![layout::PickedFile {
@@ -151,6 +157,7 @@ impl S3ExportSource {
             .collect()
     }
 
+    /// A single file, a legacy CUR or a CUR 2.0 delivery.
     pub fn layout_kind(&self) -> LayoutKind {
         self.picked.kind
     }
@@ -387,10 +394,10 @@ async fn stream_object(
         .try_clone()
         .map_err(|e| Download::Failed(SourceError::io(format!("temporary file for {shown}"), e)))?;
     let counted = LineCounter::new(file);
-    let mut sink: Box<dyn Write> = if gzip {
-        Box::new(flate2::write::MultiGzDecoder::new(counted.clone()))
+    let mut sink = if gzip {
+        Output::Gzip(flate2::write::MultiGzDecoder::new(counted.clone()))
     } else {
-        Box::new(counted.clone())
+        Output::Plain(counted.clone())
     };
     let mut received = 0u64;
     loop {
@@ -414,8 +421,8 @@ async fn stream_object(
             "truncated download: {received} of {announced} bytes arrived"
         )));
     }
-    sink.flush().map_err(|e| gzip_error(shown, &counted, e))?;
-    drop(sink);
+    // Only finishing the decoder checks the gzip trailer: a stream cut short fails here.
+    sink.finish().map_err(|e| gzip_error(shown, &counted, e))?;
     counted
         .finish()
         .map_err(|e| Download::Failed(SourceError::io(format!("temporary file for {shown}"), e)))?;
@@ -426,6 +433,32 @@ async fn stream_object(
         )));
     }
     Ok(received)
+}
+
+/// Where a body goes: straight to the file, or through gzip decompression.
+enum Output {
+    Plain(LineCounter),
+    Gzip(flate2::write::MultiGzDecoder<LineCounter>),
+}
+
+impl Output {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Output::Plain(out) => out.write_all(bytes),
+            Output::Gzip(out) => out.write_all(bytes),
+        }
+    }
+
+    /// Ends the stream; for gzip, fails unless the last member ended with its trailer.
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Plain(out) => out.flush(),
+            Output::Gzip(out) => {
+                out.try_finish()?;
+                out.flush()
+            }
+        }
+    }
 }
 
 fn gzip_error(shown: &str, counted: &LineCounter, e: std::io::Error) -> Download {

@@ -80,6 +80,7 @@ pub struct RequestCounter {
 }
 
 impl RequestCounter {
+    /// Requests sent so far, retries included.
     pub fn attempts(&self) -> u64 {
         self.attempts.load(Ordering::Relaxed)
     }
@@ -189,7 +190,7 @@ where
         // An error body the SDK could not parse (some S3-compatible stores send XML to
         // JSON protocols): the status alone says the credentials were refused.
         let text = format!(
-            "AWS refused the request (403 Forbidden); {}",
+            "AWS refused the credentials (HTTP 403 Forbidden, no error code); {}",
             chain_description()
         );
         return (Failure::Auth, text);

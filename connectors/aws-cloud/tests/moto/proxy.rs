@@ -44,7 +44,7 @@ impl FaultProxy {
         FaultProxy { url, plan }
     }
 
-    /// Answers the next `n` requests with Cost Explorer's throttling error.
+    /// Answers the next `n` Cost Explorer requests with its throttling error.
     pub fn throttle_next(&self, n: usize) {
         self.plan.lock().expect("plan").throttle = n;
     }
@@ -99,10 +99,13 @@ fn serve(client: TcpStream, upstream: &str, plan: &Mutex<Plan>) {
     let mut reader = BufReader::new(client);
     while let Some(request) = read_request(&mut reader) {
         let is_get = request.head[0].starts_with("GET ");
+        // Throttling is Cost Explorer's (a JSON-protocol call); STS and S3 pass.
+        let is_cost_explorer = header(&request.head, "x-amz-target")
+            .is_some_and(|t| t.starts_with("AWSInsightsIndexService."));
         let (throttle, truncate) = {
             let mut plan = plan.lock().expect("plan");
             plan.seen += 1;
-            let throttle = plan.throttle > 0;
+            let throttle = is_cost_explorer && plan.throttle > 0;
             let truncate = !throttle && is_get && plan.truncate > 0;
             if throttle {
                 plan.throttle -= 1;

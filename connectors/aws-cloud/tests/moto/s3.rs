@@ -177,8 +177,9 @@ fn a_legacy_delivery_reads_the_newest_assembly_of_each_period() {
             .all(|s| s.is_some_and(|s| s.starts_with("s3://cur-legacy/"))),
         "rows name their S3 part"
     );
+    // One listing page, the two period manifests, the three parts.
     let summary = source.summary().join("\n");
-    assert!(summary.contains("requests"), "{summary}");
+    assert!(summary.contains("S3: 6 requests"), "{summary}");
 }
 
 #[test]
@@ -278,4 +279,57 @@ fn a_download_that_breaks_off_is_retried_then_reported() {
         "{message}"
     );
     assert!(message.contains("3 attempts"), "{message}");
+}
+
+#[test]
+fn a_gzip_part_cut_short_in_the_bucket_is_an_error_not_fewer_rows() {
+    let client = client(&s3_moto().url);
+    let rt = runtime();
+    rt.block_on(client.create_bucket().bucket("cur-cut-gzip").send())
+        .expect("create bucket");
+    // The object itself is cut (its Content-Length matches): the gzip trailer is missing.
+    let body = std::fs::read(fixture("aws/legacy_mixed_truncated.csv.gz")).expect("fixture");
+    rt.block_on(
+        client
+            .put_object()
+            .bucket("cur-cut-gzip")
+            .key("cur/legacy_mixed.csv.gz")
+            .body(body.into())
+            .send(),
+    )
+    .expect("put object");
+    let mut source =
+        open_s3("s3://cur-cut-gzip/cur/legacy_mixed.csv.gz", &s3_moto().url).expect("opens");
+    let err = read(&mut source).err().expect("fails");
+    let message = err.to_string();
+    assert!(
+        message.contains("s3://cur-cut-gzip/cur/legacy_mixed.csv.gz"),
+        "{message}"
+    );
+    assert!(
+        message.contains("gzip data is broken or truncated"),
+        "{message}"
+    );
+    assert!(message.contains(", line "), "{message}");
+}
+
+#[test]
+fn a_single_zip_object_is_refused() {
+    let client = client(&s3_moto().url);
+    let rt = runtime();
+    rt.block_on(client.create_bucket().bucket("cur-zip").send())
+        .expect("create bucket");
+    rt.block_on(
+        client
+            .put_object()
+            .bucket("cur-zip")
+            .key("cur/report-1.csv.zip")
+            .body(b"PK".to_vec().into())
+            .send(),
+    )
+    .expect("put object");
+    let err = open_s3("s3://cur-zip/cur/report-1.csv.zip", &s3_moto().url)
+        .err()
+        .expect("fails");
+    assert!(err.to_string().contains("ZIP-compressed"), "{err}");
 }
