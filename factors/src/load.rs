@@ -120,7 +120,9 @@ fn parse_set(
     let coefficients = parse_coefficients(&name("coefficients.csv"), &read("coefficients.csv")?)?;
 
     let mut cpu = HashMap::new();
-    for (_, row) in rows::<CpuRow>(&name("cpu_watts.csv"), &read("cpu_watts.csv")?)? {
+    let cpu_text = read("cpu_watts.csv")?;
+    check_rows(&name("cpu_watts.csv"), &cpu_text, 2)?;
+    for (_, row) in rows::<CpuRow>(&name("cpu_watts.csv"), &cpu_text)? {
         let watts = CpuWatts {
             min_watts: row.min_watts,
             max_watts: row.max_watts,
@@ -129,7 +131,9 @@ fn parse_set(
         cpu.insert((row.provider, row.architecture), watts);
     }
     let mut gpu = HashMap::new();
-    for (_, row) in rows::<GpuRow>(&name("gpu_watts.csv"), &read("gpu_watts.csv")?)? {
+    let gpu_text = read("gpu_watts.csv")?;
+    check_rows(&name("gpu_watts.csv"), &gpu_text, 2)?;
+    for (_, row) in rows::<GpuRow>(&name("gpu_watts.csv"), &gpu_text)? {
         let watts = GpuWatts {
             min_watts: row.min_watts,
             max_watts: row.max_watts,
@@ -145,9 +149,13 @@ fn parse_set(
     let grid_location = parse_grid(&name("grid_location.csv"), &read("grid_location.csv")?)?;
     let grid_market = parse_grid(&name("grid_market.csv"), &read("grid_market.csv")?)?;
     let replication = parse_replication(&name("replication.csv"), &read("replication.csv")?)?;
-    let instances = parse_instances(&name("instances.csv"), &read("instances.csv")?)?;
+    let instances_text = read("instances.csv")?;
+    check_rows(&name("instances.csv"), &instances_text, 2)?;
+    let instances = parse_instances(&name("instances.csv"), &instances_text)?;
     let mut burstable = HashMap::new();
-    for (_, row) in rows::<BurstableRow>(&name("burstable.csv"), &read("burstable.csv")?)? {
+    let burstable_text = read("burstable.csv")?;
+    check_rows(&name("burstable.csv"), &burstable_text, 2)?;
+    for (_, row) in rows::<BurstableRow>(&name("burstable.csv"), &burstable_text)? {
         burstable.insert((row.provider, row.instance_type), row.baseline_percent);
     }
 
@@ -169,11 +177,67 @@ fn parse_set(
     Ok(set)
 }
 
+/// The columns every factor row must fill: where the number comes from, its year, its licence.
+const PROVENANCE: [&str; 3] = ["source", "year", "licence"];
+
+/// Fails unless the file has the provenance columns and every row fills them, and unless
+/// every row's key (the columns before the first value column, `key_columns`) is unique.
+fn check_rows(file: &str, text: &str, key_columns: usize) -> Result<(), FactorError> {
+    let invalid = |line: u64, message: String| FactorError::Invalid {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| invalid(1, e.to_string()))?
+        .clone();
+    let mut at = Vec::new();
+    for name in PROVENANCE {
+        match header.iter().position(|h| h == name) {
+            Some(i) => at.push((name, i)),
+            None => {
+                return Err(invalid(
+                    1,
+                    format!("no `{name}` column: every factor names its source, year and licence"),
+                ));
+            }
+        }
+    }
+    let mut keys = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let record = record.map_err(|e| invalid(line, e.to_string()))?;
+        for (name, k) in &at {
+            if record.get(*k).is_none_or(str::is_empty) {
+                return Err(invalid(line, format!("the `{name}` column is empty")));
+            }
+        }
+        if key_columns > 0 {
+            let key: Vec<&str> = record.iter().take(key_columns).collect();
+            if let Some(first) = keys.insert(key.join("\u{1f}"), line) {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "duplicate row: {} is already on line {first}",
+                        key.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Deserialises every row, with its 1-based line number (the header is line 1).
 fn rows<T: for<'de> Deserialize<'de>>(
     file: &str,
     text: &str,
 ) -> Result<Vec<(u64, T)>, FactorError> {
+    check_rows(file, text, 0)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -463,5 +527,42 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.starts_with("gpu_watts.csv, line 3:"), "{err}");
+    }
+
+    #[test]
+    fn every_row_names_its_source_year_and_licence() {
+        let no_licence = "provider,gpu_model,min_watts,max_watts,source,year\naws,T4,8,71,s,2020\n";
+        let err = rows::<GpuRow>("gpu_watts.csv", no_licence)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("line 1") && err.contains("no `licence` column"),
+            "{err}"
+        );
+        let empty_source = "provider,gpu_model,min_watts,max_watts,source,year,licence\n\
+                            aws,T4,8,71,s,2020,MIT\naws,V100,35,306,,2020,MIT\n";
+        let err = rows::<GpuRow>("gpu_watts.csv", empty_source)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("`source` column is empty"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let text = "provider,gpu_model,min_watts,max_watts,source,year,licence\n\
+                    aws,T4,8,71,s,2020,MIT\naws,T4,9,70,t,2021,MIT\n";
+        let err = check_rows("gpu_watts.csv", text, 2)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("already on line 2"),
+            "{err}"
+        );
     }
 }
