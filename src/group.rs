@@ -84,12 +84,17 @@ impl GroupKey {
     }
 }
 
-/// Sums a nullable column, staying null when every value is null (no market factor at all).
-fn sum_or_null(name: &str) -> Expr {
-    when(col(name).count().gt(lit(0)))
-        .then(col(name).sum())
-        .otherwise(lit(NULL).cast(DataType::Float64))
-        .alias(name)
+/// The market-based Scope 2 total of a group: null unless every row with energy has a
+/// market factor, since a sum over part of the group's energy would read as the whole.
+fn market_sum() -> Expr {
+    let market = lcol::SCOPE2_MARKET_KG;
+    let uncovered = col(lcol::ENERGY_KWH)
+        .gt(lit(0.0))
+        .and(col(market).is_null());
+    when(uncovered.any(true))
+        .then(lit(NULL).cast(DataType::Float64))
+        .otherwise(col(market).sum())
+        .alias(market)
 }
 
 /// Groups the ledger Parquet file at `ledger` by `keys` (always also by currency).
@@ -107,7 +112,7 @@ pub fn group(ledger: &Path, keys: &[GroupKey]) -> Result<DataFrame, Error> {
             col(ucol::COST).sum(),
             col(lcol::ENERGY_KWH).sum(),
             col(lcol::SCOPE2_LOCATION_KG).sum(),
-            sum_or_null(lcol::SCOPE2_MARKET_KG),
+            market_sum(),
             col(lcol::SCOPE3_EMBODIED_KG).sum(),
         ])
         .sort(names, SortMultipleOptions::default().with_nulls_last(true))
@@ -119,6 +124,43 @@ pub fn group(ledger: &Path, keys: &[GroupKey]) -> Result<DataFrame, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The market total of one group of rows (energy kWh, market kg).
+    fn market_total(energy: &[Option<f64>], market: &[Option<f64>]) -> Option<f64> {
+        let df = df! {
+            "g" => vec![1; energy.len()],
+            lcol::ENERGY_KWH => energy,
+            lcol::SCOPE2_MARKET_KG => market,
+        }
+        .unwrap();
+        let out = df
+            .lazy()
+            .group_by([col("g")])
+            .agg([market_sum()])
+            .collect()
+            .unwrap();
+        out.column(lcol::SCOPE2_MARKET_KG)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0)
+    }
+
+    #[test]
+    fn market_totals_need_every_row_with_energy_covered() {
+        // A GCP row (0.5 kg) and an excluded row (no energy): 0.5.
+        assert_eq!(
+            market_total(&[Some(1.0), None], &[Some(0.5), None]),
+            Some(0.5)
+        );
+        // Add an AWS row with energy but no market factor: the total is unknown.
+        assert_eq!(
+            market_total(&[Some(1.0), None, Some(2.0)], &[Some(0.5), None, None]),
+            None
+        );
+        // Only rows without energy: 0 kg, nothing uncovered.
+        assert_eq!(market_total(&[Some(0.0)], &[None]), Some(0.0));
+    }
 
     #[test]
     fn keys_parse() {
