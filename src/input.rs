@@ -8,6 +8,7 @@ use std::sync::Arc;
 use carbonledger_aws::{CurOptions, CurSource};
 use carbonledger_aws_cloud::{Connection, S3ExportSource, S3Options, S3Url};
 use carbonledger_factors::FactorSet;
+use carbonledger_gcp::{GcpExportSource, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageSource};
 use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
@@ -24,12 +25,14 @@ pub enum Provider {
 }
 
 /// Opens `path` with the connector of `provider`, detecting the provider from the first data
-/// file's header when not given. `options` are the AWS connector's (cost measure, CCF quirks).
+/// file's header when not given. `options` are the AWS connector's (cost measure, CCF quirks),
+/// `gcp` the GCP connector's.
 pub fn open(
     path: &Path,
     provider: Option<Provider>,
     factors: Arc<FactorSet>,
     options: CurOptions,
+    gcp: GcpOptions,
 ) -> Result<Box<dyn UsageSource>, Error> {
     let provider = match provider {
         Some(p) => p,
@@ -37,8 +40,10 @@ pub fn open(
     };
     match provider {
         Provider::Aws => Ok(Box::new(CurSource::open(path, factors, options)?)),
+        Provider::Gcp => Ok(Box::new(GcpExportSource::open(path, factors, gcp)?)),
         other => Err(Error::Usage(format!(
-            "the {other:?} connector is not available in this version; only AWS CUR files are"
+            "the {other:?} connector is not available in this version; only AWS CUR files and \
+             GCP billing exports are"
         ))),
     }
 }
@@ -83,9 +88,12 @@ pub fn detect(path: &Path) -> Result<Provider, Error> {
     if carbonledger_aws::looks_like_cur(&header) {
         return Ok(Provider::Aws);
     }
+    if carbonledger_gcp::looks_like_export(&header) || carbonledger_gcp::is_export_file(&file) {
+        return Ok(Provider::Gcp);
+    }
     let message = format!(
         "not a billing file this version reads: the header ({} columns, starting `{}`) is \
-         not an AWS CUR header",
+         neither an AWS CUR header nor a GCP billing export's",
         header.len(),
         header.iter().take(3).cloned().collect::<Vec<_>>().join(",")
     );
@@ -101,7 +109,12 @@ fn is_data_file(path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    name.ends_with(".csv") || name.ends_with(".csv.gz") || name.ends_with(".parquet")
+    // AWS report manifests (`…-Manifest.json`) are not data.
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".csv", ".parquet", ".json", ".jsonl", ".ndjson"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+        && !name.ends_with("manifest.json")
 }
 
 fn first_data_file(path: &Path) -> Result<Option<PathBuf>, Error> {

@@ -13,6 +13,7 @@ use carbonledger::output::Format;
 use carbonledger::run::{self, CostExplorerRequest, EstimateRequest};
 use carbonledger_aws::CostMeasure;
 use carbonledger_aws_cloud::{Connection, CostMetric, Granularity};
+use carbonledger_gcp::GcpCost;
 use chrono::{Datelike, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -106,6 +107,18 @@ struct EstimateArgs {
     /// cost CCF divides by), unblended with --method default].
     #[arg(long, value_enum)]
     cost: Option<CostArg>,
+    /// The GCP cost carried into the ledger: `gross` (`cost`, before credits), `net` (`cost`
+    /// + credits) or `net-except-promotions` [default: gross with --method ccf (what CCF
+    /// sums), net with --method default].
+    #[arg(long, value_enum)]
+    gcp_cost: Option<GcpCostArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GcpCostArg {
+    Gross,
+    Net,
+    NetExceptPromotions,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -212,6 +225,11 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         }
     };
     let net_amortized = matches!(args.cost, Some(CostArg::NetAmortized));
+    let gcp_cost = match (args.gcp_cost, args.method) {
+        (Some(GcpCostArg::Gross), _) | (None, Method::Ccf) => GcpCost::Gross,
+        (Some(GcpCostArg::Net), _) | (None, Method::Default) => GcpCost::Net,
+        (Some(GcpCostArg::NetExceptPromotions), _) => GcpCost::NetExceptPromotions,
+    };
     let cost_explorer = if args.cost_explorer {
         let today = chrono::Utc::now().date_naive();
         let (start, end) = period(args.period.as_deref(), today)?;
@@ -243,6 +261,7 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         format: args.format,
         output: args.output,
         cost,
+        gcp_cost,
         connection: Connection {
             endpoint_url: args.endpoint_url,
             region: args.region,

@@ -10,6 +10,7 @@ use carbonledger_aws_cloud::{
     Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
 };
 use carbonledger_factors::FactorSet;
+use carbonledger_gcp::{GcpCost, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
 use chrono::NaiveDate;
 use polars::io::parquet::write::BatchedWriter;
@@ -38,6 +39,8 @@ pub struct EstimateRequest {
     pub format: Format,
     pub output: Option<PathBuf>,
     pub cost: CostMeasure,
+    /// The GCP cost measure (for GCP billing exports).
+    pub gcp_cost: GcpCost,
     /// How to reach AWS for `s3://` inputs and Cost Explorer.
     pub connection: Connection,
     /// Read the Cost Explorer API instead of `input`.
@@ -83,6 +86,10 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         cost: request.cost,
         ccf_quirks: request.method == Method::Ccf,
     };
+    let gcp = GcpOptions {
+        cost: request.gcp_cost,
+        ccf_quirks: request.method == Method::Ccf,
+    };
     let sample_dir;
     let mut relabel = None;
     let what = (&request.cost_explorer, &request.input, request.sample);
@@ -104,7 +111,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                     &request.connection,
                 )?
             } else {
-                input::open(path, request.provider, Arc::clone(&factors), options)?
+                input::open(path, request.provider, Arc::clone(&factors), options, gcp)?
             }
         }
         (None, None, true) => {
@@ -114,7 +121,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
             })?;
             relabel = Some(sample::LABEL);
             let path = sample::write_to(sample_dir.path())?;
-            input::open(&path, request.provider, Arc::clone(&factors), options)?
+            input::open(&path, request.provider, Arc::clone(&factors), options, gcp)?
         }
         _ => {
             return Err(Error::Usage(

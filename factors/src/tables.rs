@@ -213,6 +213,14 @@ impl FactorSet {
         self.instances.get(&key(provider, instance_type))
     }
 
+    /// Every instance type of a provider, in no particular order.
+    pub fn instances(&self, provider: &str) -> impl Iterator<Item = &Instance> {
+        self.instances
+            .iter()
+            .filter(move |((p, _), _)| p == provider)
+            .map(|(_, instance)| instance)
+    }
+
     /// Baseline CPU utilisation of a burstable type, in percent.
     pub fn burstable_baseline(&self, provider: &str, instance_type: &str) -> Option<f64> {
         self.burstable.get(&key(provider, instance_type)).copied()

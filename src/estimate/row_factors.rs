@@ -94,10 +94,11 @@ impl FactorResolver<'_> {
         let instance = key.instance_type.and_then(|t| f.instance(provider, t));
 
         // Compute: watts per vCPU from the instance's processors, else the billed
-        // architecture, else the provider fallback.
+        // architecture (a `;`-separated list for GCP machine series the table lacks), else the
+        // provider fallback.
         let processors: Vec<String> = match (instance, key.cpu_architecture) {
             (Some(i), _) if !i.processors.is_empty() => i.processors.clone(),
-            (_, Some(arch)) => vec![arch.to_owned()],
+            (_, Some(arch)) => arch.split(';').map(|a| a.trim().to_owned()).collect(),
             _ => Vec::new(),
         };
         let rule = match self.method {
