@@ -226,6 +226,9 @@ fn write(
     format: Format,
     batch: &mut DataFrame,
 ) -> Result<(), Error> {
+    // The estimate columns are one chunk each while the usage columns keep the reader's
+    // chunks; the writers need every column cut the same way.
+    batch.align_chunks_par();
     match sink {
         Sink::Stream(writer) => {
             if writer.is_none() {

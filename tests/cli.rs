@@ -801,3 +801,61 @@ fn ccf_quirk_rows_get_zero_kwh_and_stay_out_of_the_ratio() {
     let (kind, kwh, _) = ledger_row(&default, "USE1-InstanceUsage:db.r5.12xl");
     assert!(kind == "estimated" && kwh > 0.0, "{kind} {kwh}");
 }
+
+/// A bill of more lines than one read batch (65,536) gives batches whose usage columns come
+/// in several chunks; every format must still be written. Found by the 1M-line benchmark.
+#[test]
+fn a_bill_larger_than_one_batch_writes_every_format() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cur = dir.path().join("cur.csv");
+    let lines = 70_000;
+    ok(&[
+        "generate-cur",
+        "--lines",
+        &lines.to_string(),
+        "--seed",
+        "7",
+        "--output",
+        cur.to_str().unwrap(),
+    ]);
+    let facts = input_facts(std::fs::File::open(&cur).expect("cur"));
+    assert_eq!(facts.rows, lines);
+    for format in ["parquet", "csv"] {
+        let out = dir.path().join(format!("ledger.{format}"));
+        ok(&[
+            "estimate",
+            "--input",
+            cur.to_str().unwrap(),
+            "--format",
+            format,
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        let ledger = match format {
+            "parquet" => ParquetReader::new(std::fs::File::open(&out).expect("ledger"))
+                .finish()
+                .expect("parquet ledger"),
+            _ => CsvReadOptions::default()
+                .with_infer_schema_length(Some(0))
+                .try_into_reader_with_file_path(Some(out.clone()))
+                .expect("csv reader")
+                .finish()
+                .expect("csv ledger"),
+        };
+        assert_eq!(ledger.height(), lines, "{format}");
+        let cost: f64 = ledger
+            .column("cost")
+            .expect("cost")
+            .cast(&DataType::Float64)
+            .expect("numbers")
+            .f64()
+            .expect("f64")
+            .sum()
+            .unwrap_or(0.0);
+        assert!(
+            (cost - facts.cost).abs() <= 1e-6 * facts.cost.abs().max(1.0),
+            "{format}: ledger cost {cost} vs input {}",
+            facts.cost
+        );
+    }
+}
