@@ -41,8 +41,10 @@ impl CellError {
 }
 
 impl Values {
+    /// The column of a batch, as one chunk: cells are read by row index, which on a column of
+    /// many chunks (as the streaming reader delivers them) searches the chunks on every read.
     pub fn from_column(column: &Column) -> PolarsResult<Values> {
-        let series = column.as_materialized_series();
+        let series = column.as_materialized_series().rechunk();
         Ok(match series.dtype() {
             DataType::String => Values::Text(series.str()?.clone()),
             DataType::Datetime(unit, _) => {
