@@ -10,7 +10,10 @@ use carbonledger_aws_cloud::{
     Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
 };
 use carbonledger_factors::FactorSet;
-use carbonledger_gcp::{GcpCost, GcpOptions};
+use carbonledger_gcp::bigquery::{
+    BigQueryAuth, BigQueryOptions, BigQuerySource, Granularity as BqGranularity,
+};
+use carbonledger_gcp::{BigQueryTable, GcpCost, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
 use chrono::NaiveDate;
 use polars::io::parquet::write::BatchedWriter;
@@ -45,6 +48,25 @@ pub struct EstimateRequest {
     pub connection: Connection,
     /// Read the Cost Explorer API instead of `input`.
     pub cost_explorer: Option<CostExplorerRequest>,
+    /// Read the GCP billing export in BigQuery instead of `input`.
+    pub bigquery: Option<BigQueryRequest>,
+}
+
+/// The BigQuery part of a request.
+#[derive(Debug, Clone)]
+pub struct BigQueryRequest {
+    /// The export table, `project.dataset.table`.
+    pub table: String,
+    /// First day, and the day after the last one (UTC), on `usage_start_time`.
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub granularity: BqGranularity,
+    /// Only rows exported after this time (incremental loads).
+    pub exported_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// The project running the query job; `None`: the table's.
+    pub job_project: Option<String>,
+    pub endpoint: Option<String>,
+    pub auth: BigQueryAuth,
 }
 
 /// The Cost Explorer part of a request.
@@ -92,15 +114,21 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
     };
     let sample_dir;
     let mut relabel = None;
-    let what = (&request.cost_explorer, &request.input, request.sample);
+    let what = (
+        &request.cost_explorer,
+        &request.input,
+        request.sample,
+        &request.bigquery,
+    );
     let mut source: Box<dyn UsageSource> = match what {
-        (Some(ce), None, false) => Box::new(open_cost_explorer(
+        (None, None, false, Some(bq)) => Box::new(open_bigquery(bq, gcp, Arc::clone(&factors))?),
+        (Some(ce), None, false, None) => Box::new(open_cost_explorer(
             ce.clone(),
             request,
             options,
             Arc::clone(&factors),
         )?),
-        (None, Some(path), false) => {
+        (None, Some(path), false, None) => {
             let text = path.to_string_lossy();
             if text.starts_with("s3://") {
                 input::open_s3(
@@ -114,7 +142,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                 input::open(path, request.provider, Arc::clone(&factors), options, gcp)?
             }
         }
-        (None, None, true) => {
+        (None, None, true, None) => {
             sample_dir = tempfile::tempdir().map_err(|source| Error::Output {
                 path: "temporary folder".into(),
                 source,
@@ -125,7 +153,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         }
         _ => {
             return Err(Error::Usage(
-                "give one of --input PATH, --sample or --cost-explorer".into(),
+                "give one of --input PATH, --sample, --cost-explorer or --bigquery TABLE".into(),
             ));
         }
     };
@@ -278,6 +306,27 @@ fn open_cost_explorer(
         ccf_quirks: options.ccf_quirks,
     };
     Ok(CostExplorerSource::new(options, factors)?)
+}
+
+/// The BigQuery source of a request.
+fn open_bigquery(
+    bq: &BigQueryRequest,
+    gcp: GcpOptions,
+    factors: Arc<FactorSet>,
+) -> Result<BigQuerySource, Error> {
+    let midnight = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    let options = BigQueryOptions {
+        table: BigQueryTable::parse(&bq.table).map_err(|e| Error::Usage(e.to_string()))?,
+        start: midnight(bq.start),
+        end: midnight(bq.end),
+        granularity: bq.granularity,
+        exported_after: bq.exported_after,
+        job_project: bq.job_project.clone(),
+        endpoint: bq.endpoint.clone(),
+        auth: bq.auth,
+        gcp,
+    };
+    Ok(BigQuerySource::new(options, factors)?)
 }
 
 /// A ledger with no rows, for outputs of empty inputs.

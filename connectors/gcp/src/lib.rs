@@ -1,7 +1,8 @@
 //! carbonledger's GCP connector: reads Cloud Billing exports saved as **files** (copied out of
 //! BigQuery as CSV, gzip CSV, newline-delimited JSON or Parquet; a single file or a folder)
-//! and emits usage batches in the shared usage schema, classified with Cloud Carbon
-//! Footprint's GCP rules (ccf-methodology §4.2).
+//! or straight from the export table in **BigQuery** ([`bigquery::BigQuerySource`], one
+//! grouped query per window), and emits usage batches in the shared usage schema, classified
+//! with Cloud Carbon Footprint's GCP rules (ccf-methodology §4.2).
 //!
 //! Quantities are converted to the schema's units from `usage.amount` in `usage.unit`:
 //!
@@ -19,8 +20,8 @@
 //! `excluded` rows carry no physical usage or are not estimated, with the reason (tax,
 //! adjustments and rounding errors among them, cost kept). `cost` is the chosen [`GcpCost`].
 //!
-//! The BigQuery path reuses [`GcpLine`] (one export row by its BigQuery field names) and
-//! [`LineConverter`] (a `GcpLine` → a usage row); this crate reads files only.
+//! Both paths go through [`GcpLine`] (one export row by its BigQuery field names) and
+//! [`LineConverter`] (a `GcpLine` → a usage row), so the same facts give the same rows.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -44,6 +45,7 @@
 //! # }
 //! ```
 
+pub mod bigquery;
 mod classify;
 mod cost;
 mod csv_file;
@@ -70,6 +72,7 @@ use carbonledger_usage::{InputTotals, SourceError, UsageSource};
 use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
 
+pub use bigquery::{BigQueryAuth, BigQueryOptions, BigQuerySource, BigQueryTable};
 pub use cost::{GcpCost, GcpCredit, PROMOTION};
 pub use fields::looks_like_export;
 pub use layout::{DataFile, FileFormat};

@@ -31,7 +31,7 @@ pub struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    fn new(
+    pub(crate) fn new(
         converter: &'a mut LineConverter,
         shown: &'a str,
         sink: &'a mut dyn FnMut(DataFrame) -> Result<(), SourceError>,
@@ -79,7 +79,7 @@ impl<'a> Emitter<'a> {
         (self.sink)(batch)
     }
 
-    fn finish(mut self) -> Result<InputTotals, SourceError> {
+    pub(crate) fn finish(mut self) -> Result<InputTotals, SourceError> {
         self.flush()?;
         Ok(self.totals)
     }

@@ -123,7 +123,7 @@ pub fn read_err(name: &str, cost: GcpCost) -> String {
     }
 }
 
-fn rows_of(df: &DataFrame) -> Vec<Row> {
+pub fn rows_of(df: &DataFrame) -> Vec<Row> {
     let s = |name: &str| df.column(name).expect(name).str().expect(name).clone();
     let f = |name: &str| df.column(name).expect(name).f64().expect(name).clone();
     let t = |name: &str| {
