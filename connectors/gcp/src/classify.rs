@@ -238,7 +238,10 @@ impl Classifier {
     fn classify_row(&self, key: &RowKey<'_>) -> Classified {
         let p = &self.patterns;
         let cost_type = key.cost_type.trim();
-        if !cost_type.is_empty() && !cost_type.eq_ignore_ascii_case("regular") {
+        // CCF's query drops only `rounding_error`: its tax and adjustment rows with a usage
+        // unit are classified like any other. carbonledger excludes every non-regular row.
+        let ccf_keeps = self.ccf_quirks && !cost_type.eq_ignore_ascii_case("rounding_error");
+        if !cost_type.is_empty() && !cost_type.eq_ignore_ascii_case("regular") && !ccf_keeps {
             return Classified::excluded(cost_type_reason(cost_type));
         }
         let (service, sku, unit) = (key.service.trim(), key.sku.trim(), key.unit.trim());

@@ -420,9 +420,19 @@ fn charges_that_are_not_usage_are_excluded_with_their_cost() {
         ),
     ] {
         let (ccf, default) = both(&cost_type(t));
+        assert_eq!(default.class, "excluded");
+        assert_eq!(default.reason.as_deref(), Some(why));
+        // CCF's query (`WHERE cost_type != 'rounding_error'`) keeps tax and adjustment rows
+        // with a usage unit: a core-seconds SKU is compute, here with 0 s of usage.
+        if t == "rounding_error" {
+            assert_eq!(ccf.class, "excluded");
+            assert_eq!(ccf.reason.as_deref(), Some(why));
+        } else {
+            assert_eq!(ccf.class, "compute", "{t}");
+            assert_eq!(ccf.reason, None);
+            assert_eq!(ccf.vcpu_hours, 0.0);
+        }
         for r in [ccf, default] {
-            assert_eq!(r.class, "excluded");
-            assert_eq!(r.reason.as_deref(), Some(why));
             assert_eq!(r.charge_type, t);
             assert_eq!(r.cost, -0.05);
         }
