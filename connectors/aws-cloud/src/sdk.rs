@@ -170,7 +170,7 @@ pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> (Failure, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = DisplayErrorContext(err).to_string();
+    let detail = without_userinfo(&DisplayErrorContext(err).to_string());
     let code = err.code().unwrap_or_default();
     let message = err.message().unwrap_or_default();
     if AUTH_CODES.contains(&code) {
@@ -233,10 +233,51 @@ where
     (Failure::Other, text)
 }
 
+/// `text` with the user and password of every URL in it (`http://user:secret@host`) masked:
+/// the SDK's error chain can quote the endpoint URL, which may carry them.
+fn without_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == ')')
+            .unwrap_or(tail.len());
+        match tail[..authority_end].rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str("***");
+                rest = &tail[userinfo_end..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `err` as the source error of `request`.
 pub fn api_error<E>(request: impl Into<String>, err: &SdkError<E, HttpResponse>) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     SourceError::api(request, classify(err).1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_error_text_lose_their_user_and_password() {
+        assert_eq!(
+            without_userinfo("connect to http://minio:s3cr3t@127.0.0.1:9000/b failed"),
+            "connect to http://***@127.0.0.1:9000/b failed"
+        );
+        assert_eq!(
+            without_userinfo("dispatch failure (https://s3.amazonaws.com/x) and http://h:1"),
+            "dispatch failure (https://s3.amazonaws.com/x) and http://h:1"
+        );
+        assert_eq!(without_userinfo("no url here"), "no url here");
+    }
 }
