@@ -6,39 +6,20 @@
 //! broken gzip data are errors naming the file, the line and the column.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{BufReader, Read};
 
 use carbonledger_usage::{Location, SourceError};
 use csv::{ErrorKind, ReaderBuilder, StringRecord};
-use flate2::read::MultiGzDecoder;
 
 use crate::fields::{Field, clean};
 use crate::layout::DataFile;
-use crate::reader::Emitter;
+use crate::reader::{BUFFER, Emitter, open_text};
 use crate::row::{Cell, RowCells, RowPlace};
-
-const BUFFER: usize = 256 * 1024;
 
 /// Reads `file` into `emitter`.
 pub fn read(file: &DataFile, emitter: &mut Emitter<'_>) -> Result<(), SourceError> {
     let shown = file.shown.as_str();
-    let handle = File::open(&file.path).map_err(|e| SourceError::io(shown, e))?;
-    let len = handle
-        .metadata()
-        .map_err(|e| SourceError::io(shown, e))?
-        .len();
-    if len == 0 {
-        return Err(SourceError::invalid(Location::file(shown), "empty file"));
-    }
     let gzip = file.format.is_gzip();
-    let input: Box<dyn Read> = if gzip {
-        Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-            BUFFER, handle,
-        )))
-    } else {
-        Box::new(handle)
-    };
+    let input = open_text(file)?;
     let mut csv = ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)

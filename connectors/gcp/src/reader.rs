@@ -18,6 +18,33 @@ use crate::layout::{DataFile, FileFormat};
 use crate::line::{GcpLine, LineConverter};
 use crate::{csv_file, json_lines, parquet_file};
 
+/// Read buffer of the text readers, bytes.
+pub const BUFFER: usize = 256 * 1024;
+
+/// A text export opened for reading, gunzipped on the fly when its name says gzip. An empty
+/// file is an error naming it.
+pub fn open_text(file: &DataFile) -> Result<Box<dyn std::io::Read>, SourceError> {
+    let shown = file.shown.as_str();
+    let handle = std::fs::File::open(&file.path).map_err(|e| SourceError::io(shown, e))?;
+    let len = handle
+        .metadata()
+        .map_err(|e| SourceError::io(shown, e))?
+        .len();
+    if len == 0 {
+        return Err(SourceError::invalid(
+            carbonledger_usage::Location::file(shown),
+            "empty file",
+        ));
+    }
+    Ok(if file.format.is_gzip() {
+        Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::with_capacity(BUFFER, handle),
+        ))
+    } else {
+        Box::new(handle)
+    })
+}
+
 /// Rows per usage batch.
 pub const BATCH_ROWS: usize = 65_536;
 
