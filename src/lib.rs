@@ -4,11 +4,13 @@
 //! connector (which normalises rows into the usage schema of `carbonledger-usage`),
 //! [`estimate`] turns usage into energy (kWh) and emissions (kg CO2e) with a factor set of
 //! `carbonledger-factors`, [`ledger`] names the columns it adds, [`output`] and [`group`]
-//! write the ledger or its totals, and [`reconcile`] proves that every row and every unit of
-//! cost arrived. [`run`] ties them together for `carbonledger estimate`.
+//! write the ledger (as is, or as FOCUS columns by [`focus`]) or its totals, and
+//! [`reconcile`] proves that every row and every unit of cost arrived. [`run`] ties them
+//! together for `carbonledger estimate`.
 
 pub mod error;
 pub mod estimate;
+pub mod focus;
 pub mod group;
 pub mod input;
 pub mod ledger;

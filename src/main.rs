@@ -190,6 +190,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `carbonledger … | head`: the reader has what it wanted; say nothing, as ripgrep does.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             let mut source = std::error::Error::source(&error);
@@ -200,6 +202,20 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&error))
         }
     }
+}
+
+/// Whether the error comes from writing to a closed pipe.
+fn is_broken_pipe(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// One glibc malloc arena: with one per polars thread, freed batch memory stays spread

@@ -1,5 +1,5 @@
-//! Writing ledger batches and grouped results as table, CSV, JSON or Parquet, to a file or to
-//! stdout. A file is written aside and renamed into place only when the run succeeds, so a
+//! Writing ledger batches and grouped results as table, CSV, JSON, Parquet or FOCUS, to a file
+//! or to stdout. A file is written aside and renamed into place only when the run succeeds, so a
 //! failed run leaves no partial output.
 
 use std::fs::File;
@@ -10,7 +10,10 @@ use polars::io::csv::write::BatchedWriter as CsvBatched;
 use polars::io::parquet::write::BatchedWriter as ParquetBatched;
 use polars::prelude::*;
 
+use carbonledger_usage::CostBasis;
+
 use crate::Error;
+use crate::focus::{self, FocusMapper};
 
 /// Output formats of `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,6 +24,9 @@ pub enum Format {
     /// A JSON array of row objects.
     Json,
     Parquet,
+    /// The ledger as FinOps FOCUS 1.2 columns plus `x_` carbon columns (see
+    /// [`crate::focus`]): Parquet when `--output` ends in `.parquet`, else CSV.
+    Focus,
 }
 
 /// Where output goes: stdout, or a temporary file beside the destination.
@@ -52,6 +58,14 @@ impl Destination {
         })
     }
 
+    /// Whether the destination is a file named `….parquet`.
+    fn is_parquet_file(&self) -> bool {
+        self.target.as_ref().is_some_and(|(_, path)| {
+            path.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+        })
+    }
+
     fn writer(&self) -> Result<Box<dyn Write + Send>, Error> {
         match &self.target {
             None => Ok(Box::new(std::io::stdout())),
@@ -79,25 +93,56 @@ impl Destination {
 
 /// A streaming writer of ledger batches in one format.
 pub enum BatchWriter {
-    Parquet(ParquetBatched<Box<dyn Write + Send>>),
+    Parquet(Box<ParquetBatched<Box<dyn Write + Send>>>),
     Csv(CsvBatched<Box<dyn Write + Send>>),
     Json {
         out: Box<dyn Write + Send>,
         first: bool,
     },
+    /// Ledger batches turned into FOCUS rows, then written as CSV or Parquet.
+    Focus {
+        mapper: FocusMapper,
+        inner: Box<BatchWriter>,
+    },
 }
 
 impl BatchWriter {
     /// Opens a writer for batches of `schema`. Table output is not streamed (see [`write_all`]).
-    pub fn open(dest: &Destination, format: Format, schema: &Schema) -> Result<Self, Error> {
+    /// `basis` names the cost in the ledger's `cost` column (for the FOCUS cost columns).
+    pub fn open(
+        dest: &Destination,
+        format: Format,
+        schema: &Schema,
+        basis: Option<&CostBasis>,
+    ) -> Result<Self, Error> {
+        if format == Format::Focus {
+            let mut mapper = FocusMapper::new(basis.cloned());
+            let empty = DataFrame::empty_with_schema(schema);
+            let focus_schema = mapper.map(&empty)?.schema().clone();
+            let inner = if dest.is_parquet_file() {
+                BatchWriter::open(dest, Format::Parquet, &focus_schema, None)?
+            } else {
+                BatchWriter::Csv(
+                    CsvWriter::new(dest.writer()?)
+                        .include_header(true)
+                        .with_datetime_format(Some(focus::CSV_DATETIME_FORMAT.into()))
+                        .batched(&focus_schema)
+                        .map_err(Error::polars("opening the output"))?,
+                )
+            };
+            return Ok(BatchWriter::Focus {
+                mapper,
+                inner: Box::new(inner),
+            });
+        }
         let out = dest.writer()?;
         let context = "opening the output";
         Ok(match format {
-            Format::Parquet => BatchWriter::Parquet(
+            Format::Parquet => BatchWriter::Parquet(Box::new(
                 ParquetWriter::new(out)
                     .batched(schema)
                     .map_err(Error::polars(context))?,
-            ),
+            )),
             Format::Csv => BatchWriter::Csv(
                 CsvWriter::new(out)
                     .include_header(true)
@@ -105,6 +150,7 @@ impl BatchWriter {
                     .map_err(Error::polars(context))?,
             ),
             Format::Json | Format::Table => BatchWriter::Json { out, first: true },
+            Format::Focus => unreachable!("FOCUS output is opened above"),
         })
     }
 
@@ -113,6 +159,10 @@ impl BatchWriter {
         match self {
             BatchWriter::Parquet(w) => w.write_batch(batch).map_err(Error::polars(context)),
             BatchWriter::Csv(w) => w.write_batch(batch).map_err(Error::polars(context)),
+            BatchWriter::Focus { mapper, inner } => {
+                let mut rows = mapper.map(batch)?;
+                inner.write(&mut rows)
+            }
             BatchWriter::Json { out, first } => {
                 let mut lines = Vec::new();
                 JsonWriter::new(&mut lines)
@@ -152,6 +202,16 @@ impl BatchWriter {
                     .map_err(io)?;
                 out.flush().map_err(io)?;
             }
+            BatchWriter::Focus { mapper, inner } => {
+                for (provider, charge_type, rows) in mapper.unmapped() {
+                    tracing::warn!(
+                        "FOCUS output: {provider} charge type `{charge_type}` has no FOCUS \
+                         ChargeCategory in src/data/focus_charge_categories.csv; {rows} rows \
+                         written as Usage (or Adjustment when excluded)"
+                    );
+                }
+                inner.finish()?;
+            }
         }
         Ok(())
     }
@@ -169,7 +229,7 @@ pub fn write_all(dest: &Destination, format: Format, df: &mut DataFrame) -> Resu
         out.write_all(text.as_bytes()).map_err(io)?;
         return out.flush().map_err(io);
     }
-    let mut writer = BatchWriter::open(dest, format, &df.schema())?;
+    let mut writer = BatchWriter::open(dest, format, df.schema(), None)?;
     writer.write(df)?;
     writer.finish()
 }

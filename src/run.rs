@@ -14,7 +14,9 @@ use carbonledger_gcp::bigquery::{
     BigQueryAuth, BigQueryOptions, BigQuerySource, Granularity as BqGranularity,
 };
 use carbonledger_gcp::{BigQueryTable, GcpCost, GcpOptions};
-use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
+use carbonledger_usage::{
+    CostBasis, Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol,
+};
 use chrono::NaiveDate;
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
@@ -162,8 +164,14 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
     let dest = Destination::new(request.output.as_deref(), request.format)?;
     let keys: Vec<GroupKey> = match (request.group_by.is_empty(), request.format) {
         (true, Format::Table) => DEFAULT_TABLE_KEYS.to_vec(),
+        (false, Format::Focus) => {
+            return Err(Error::Usage(
+                "--format focus writes ledger rows; it cannot be combined with --group-by".into(),
+            ));
+        }
         _ => request.group_by.clone(),
     };
+    let basis = source.cost_basis();
     let mut sink = if keys.is_empty() {
         Sink::Stream(None)
     } else {
@@ -195,7 +203,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         reconciliation
             .add(&batch)
             .map_err(Error::polars("reconciling"))?;
-        write(&mut sink, &dest, request.format, &mut batch)
+        write(&mut sink, &dest, request.format, basis.as_ref(), &mut batch)
     };
     let mut failure = None;
     let totals = source.read(&mut |usage| {
@@ -222,7 +230,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                 Some(w) => w,
                 None => {
                     let empty = empty_ledger(&factors, request.method)?;
-                    BatchWriter::open(&dest, request.format, &empty.schema())?
+                    BatchWriter::open(&dest, request.format, empty.schema(), basis.as_ref())?
                 }
             };
             writer.finish()?;
@@ -252,6 +260,7 @@ fn write(
     sink: &mut Sink,
     dest: &Destination,
     format: Format,
+    basis: Option<&CostBasis>,
     batch: &mut DataFrame,
 ) -> Result<(), Error> {
     // The estimate columns are one chunk each while the usage columns keep the reader's
@@ -260,7 +269,7 @@ fn write(
     match sink {
         Sink::Stream(writer) => {
             if writer.is_none() {
-                *writer = Some(BatchWriter::open(dest, format, &batch.schema())?);
+                *writer = Some(BatchWriter::open(dest, format, &batch.schema(), basis)?);
             }
             match writer {
                 Some(w) => w.write(batch),

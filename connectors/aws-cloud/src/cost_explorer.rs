@@ -37,7 +37,9 @@ use aws_sdk_costexplorer::types::{
 };
 use carbonledger_aws::{BilledLine, LineConverter};
 use carbonledger_factors::FactorSet;
-use carbonledger_usage::{InputTotals, Location, SourceError, UsageBatchBuilder, UsageSource};
+use carbonledger_usage::{
+    CostBasis, FocusCost, InputTotals, Location, SourceError, UsageBatchBuilder, UsageSource,
+};
 use chrono::{Datelike, NaiveDate, Utc};
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
@@ -88,6 +90,15 @@ impl CostMetric {
             CostMetric::Amortized => "AmortizedCost",
             CostMetric::NetAmortized => "NetAmortizedCost",
             CostMetric::Blended => "BlendedCost",
+        }
+    }
+
+    /// The FOCUS cost column of the same figure (see `CostMeasure::focus`).
+    pub fn focus(self) -> Option<FocusCost> {
+        match self {
+            CostMetric::Unblended | CostMetric::NetUnblended => Some(FocusCost::BilledCost),
+            CostMetric::Amortized | CostMetric::NetAmortized => Some(FocusCost::EffectiveCost),
+            CostMetric::Blended => None,
         }
     }
 }
@@ -301,6 +312,11 @@ impl UsageSource for CostExplorerSource {
             self.options.granularity.as_str(),
             self.options.metric.api_name()
         )
+    }
+
+    fn cost_basis(&self) -> Option<CostBasis> {
+        let metric = self.options.metric;
+        Some(CostBasis::new(metric.api_name(), metric.focus()))
     }
 
     fn read(

@@ -23,7 +23,7 @@ use aws_sdk_s3::Client;
 use carbonledger_aws::layout::{self, Entry, FileFormat, Listing, Picked};
 use carbonledger_aws::{CurFileReader, CurOptions, LayoutKind};
 use carbonledger_factors::FactorSet;
-use carbonledger_usage::{InputTotals, Location, SourceError, UsageSource};
+use carbonledger_usage::{CostBasis, InputTotals, Location, SourceError, UsageSource};
 use polars::prelude::DataFrame;
 use tokio::runtime::Runtime;
 
@@ -179,6 +179,10 @@ impl UsageSource for S3ExportSource {
             if periods == 1 { "" } else { "s" },
             if files == 1 { "" } else { "s" }
         )
+    }
+
+    fn cost_basis(&self) -> Option<CostBasis> {
+        Some(self.reader.measure().basis())
     }
 
     fn read(
@@ -395,7 +399,9 @@ async fn stream_object(
         .map_err(|e| Download::Failed(SourceError::io(format!("temporary file for {shown}"), e)))?;
     let counted = LineCounter::new(file);
     let mut sink = if gzip {
-        Output::Gzip(flate2::write::MultiGzDecoder::new(counted.clone()))
+        Output::Gzip(Box::new(flate2::write::MultiGzDecoder::new(
+            counted.clone(),
+        )))
     } else {
         Output::Plain(counted.clone())
     };
@@ -438,7 +444,7 @@ async fn stream_object(
 /// Where a body goes: straight to the file, or through gzip decompression.
 enum Output {
     Plain(LineCounter),
-    Gzip(flate2::write::MultiGzDecoder<LineCounter>),
+    Gzip(Box<flate2::write::MultiGzDecoder<LineCounter>>),
 }
 
 impl Output {

@@ -58,7 +58,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use carbonledger_factors::FactorSet;
-use carbonledger_usage::{InputTotals, SourceError, UsageSource};
+use carbonledger_usage::{CostBasis, FocusCost, InputTotals, SourceError, UsageSource};
 use polars::prelude::DataFrame;
 
 pub use classify::PROVIDER;
@@ -108,6 +108,24 @@ impl CostMeasure {
         ]
         .into_iter()
         .find(|m| m.as_str() == s)
+    }
+
+    /// The FOCUS cost column holding the same figure: summed over every line, unblended and
+    /// net unblended cost are what is invoiced (`BilledCost`), amortized cost is FOCUS's
+    /// `EffectiveCost` (AWS's own FOCUS export takes it after discounts, i.e. from the net
+    /// amortized columns; on a bill without discounts the two agree). Blended cost has no
+    /// FOCUS column.
+    pub fn focus(self) -> Option<FocusCost> {
+        match self {
+            CostMeasure::Unblended | CostMeasure::NetUnblended => Some(FocusCost::BilledCost),
+            CostMeasure::Amortized => Some(FocusCost::EffectiveCost),
+            CostMeasure::Blended => None,
+        }
+    }
+
+    /// The measure as a [`CostBasis`].
+    pub fn basis(self) -> CostBasis {
+        CostBasis::new(self.as_str(), self.focus())
     }
 
     fn required_column(self) -> columns::Logical {
@@ -194,6 +212,11 @@ impl CurFileReader {
         })
     }
 
+    /// The cost measure the reader puts in `cost`.
+    pub fn measure(&self) -> CostMeasure {
+        self.state.measure
+    }
+
     /// Reads the local file `path` (in `format`), naming it `shown` in rows and errors.
     pub fn read(
         &mut self,
@@ -236,6 +259,10 @@ impl UsageSource for CurSource {
             plural(files, "file"),
             self.reader.state.measure
         )
+    }
+
+    fn cost_basis(&self) -> Option<CostBasis> {
+        Some(self.reader.measure().basis())
     }
 
     fn read(

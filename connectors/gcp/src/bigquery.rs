@@ -28,7 +28,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use carbonledger_factors::FactorSet;
-use carbonledger_usage::{InputTotals, Location, SourceError, UsageSource};
+use carbonledger_usage::{CostBasis, InputTotals, Location, SourceError, UsageSource};
 use chrono::{DateTime, SecondsFormat, Utc};
 use google_cloud_bigquery::client::BigQuery;
 use google_cloud_bigquery::error::{QueryError, RowError};
@@ -447,6 +447,10 @@ impl UsageSource for BigQuerySource {
             self.options.granularity.label(),
             self.converter.cost_measure()
         )
+    }
+
+    fn cost_basis(&self) -> Option<CostBasis> {
+        Some(self.converter.cost_measure().basis())
     }
 
     fn read(

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use carbonledger_usage::{CostBasis, FocusCost};
+
 /// The credit type of promotional credits (free trial, marketing and grant credits).
 pub const PROMOTION: &str = "PROMOTION";
 
@@ -43,6 +45,21 @@ impl GcpCost {
             GcpCost::Net => "net",
             GcpCost::NetExceptPromotions => "net-except-promotions",
         }
+    }
+
+    /// The FOCUS cost column of the same figure: the net cost is what is invoiced
+    /// (`BilledCost`; GCP bills have no amortization). Cost before credits, and cost with
+    /// promotions kept, have no FOCUS column.
+    pub fn focus(self) -> Option<FocusCost> {
+        match self {
+            GcpCost::Net => Some(FocusCost::BilledCost),
+            GcpCost::Gross | GcpCost::NetExceptPromotions => None,
+        }
+    }
+
+    /// The measure as a [`CostBasis`].
+    pub fn basis(self) -> CostBasis {
+        CostBasis::new(self.as_str(), self.focus())
     }
 
     /// The inverse of [`GcpCost::as_str`].

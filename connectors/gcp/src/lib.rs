@@ -68,7 +68,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use carbonledger_factors::FactorSet;
-use carbonledger_usage::{InputTotals, SourceError, UsageSource};
+use carbonledger_usage::{CostBasis, InputTotals, SourceError, UsageSource};
 use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
 
@@ -159,6 +159,10 @@ impl UsageSource for GcpExportSource {
                 )
             }
         }
+    }
+
+    fn cost_basis(&self) -> Option<CostBasis> {
+        Some(self.converter.cost_measure().basis())
     }
 
     fn read(

@@ -23,4 +23,4 @@ pub mod source;
 pub use builder::{UsageBatchBuilder, UsageRow};
 pub use error::{Location, SourceError};
 pub use schema::{UsageClass, col, usage_schema, validate};
-pub use source::{InputTotals, UsageSource};
+pub use source::{CostBasis, FocusCost, InputTotals, UsageSource};

@@ -46,4 +46,54 @@ pub trait UsageSource {
     fn summary(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Which cost the `cost` column holds. `None` for a source that does not say (the FOCUS
+    /// output then leaves every FOCUS cost column empty and keeps the cost in `x_Cost`).
+    fn cost_basis(&self) -> Option<CostBasis> {
+        None
+    }
+}
+
+/// The cost measure of a source's `cost` column, and the FinOps FOCUS cost column it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostBasis {
+    /// The measure in the connector's own words (`unblended`, `net`, `EffectiveCost`).
+    pub name: String,
+    /// The FOCUS column holding the same figure, or `None` when FOCUS has no such column
+    /// (AWS blended cost, GCP cost before credits).
+    pub focus: Option<FocusCost>,
+}
+
+/// FOCUS's four cost columns (FOCUS 1.2 §Metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FocusCost {
+    /// What is invoiced: reduced rates and discounts applied, upfront charges not amortized.
+    BilledCost,
+    /// Amortized: upfront and recurring commitment purchases spread over the usage they cover.
+    EffectiveCost,
+    /// List unit price × pricing quantity.
+    ListCost,
+    /// Contracted (negotiated) unit price × pricing quantity.
+    ContractedCost,
+}
+
+impl FocusCost {
+    /// The FOCUS column name.
+    pub fn column(self) -> &'static str {
+        match self {
+            FocusCost::BilledCost => "BilledCost",
+            FocusCost::EffectiveCost => "EffectiveCost",
+            FocusCost::ListCost => "ListCost",
+            FocusCost::ContractedCost => "ContractedCost",
+        }
+    }
+}
+
+impl CostBasis {
+    pub fn new(name: impl Into<String>, focus: Option<FocusCost>) -> Self {
+        CostBasis {
+            name: name.into(),
+            focus,
+        }
+    }
 }
