@@ -30,6 +30,15 @@ pub enum Error {
         #[source]
         source: PolarsError,
     },
+    /// The batch job's configuration file is missing, malformed or inconsistent.
+    #[error("{0}")]
+    Config(String),
+    /// Another run holds the ledger's lock.
+    #[error("{0}")]
+    Locked(String),
+    /// Some sources of a batch run failed; the others were written.
+    #[error("{} of {total} sources failed: {}", failed.len(), failed.join(", "))]
+    SourcesFailed { failed: Vec<String>, total: usize },
     /// The ledger does not account for every input row or unit of cost: a bug, never output.
     #[error("reconciliation failed: {0}")]
     Reconciliation(String),

@@ -13,6 +13,7 @@ pub mod estimate;
 pub mod focus;
 pub mod group;
 pub mod input;
+pub mod job;
 pub mod ledger;
 pub mod output;
 pub mod reconcile;

@@ -36,8 +36,17 @@ struct Cli {
 enum Command {
     /// Estimate energy and emissions of a bill and write the ledger or its totals.
     Estimate(EstimateArgs),
+    /// The scheduled job: read every source of a config file into the partitioned ledger.
+    Run(RunArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
     GenerateCur(GenerateArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The job's configuration (TOML; every key is described in the README).
+    #[arg(long, value_name = "FILE", default_value = "carbonledger.toml")]
+    config: PathBuf,
 }
 
 #[derive(Args)]
@@ -186,6 +195,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Estimate(args) => estimate(args),
+        Command::Run(args) => run_job(args),
         Command::GenerateCur(args) => generate(args),
     };
     match result {
@@ -235,8 +245,10 @@ fn limit_malloc_arenas() {
 fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Source(_) | Error::Factors(_) | Error::Output { .. } | Error::Polars { .. } => 1,
-        Error::Usage(_) => 2,
+        Error::Locked(_) => 1,
+        Error::Usage(_) | Error::Config(_) => 2,
         Error::Reconciliation(_) => 3,
+        Error::SourcesFailed { .. } => 4,
     }
 }
 
@@ -266,6 +278,13 @@ fn init_logging(verbose: u8) {
         // Never wrap cells to a terminal width: a table is read whole or piped.
         std::env::set_var("POLARS_TABLE_WIDTH", "65535");
     }
+}
+
+fn run_job(args: RunArgs) -> Result<(), Error> {
+    let today = chrono::Utc::now().date_naive();
+    let job = carbonledger::job::config::load(&args.config, today)?;
+    carbonledger::job::run(&job, today)?;
+    Ok(())
 }
 
 fn estimate(args: EstimateArgs) -> Result<(), Error> {

@@ -97,8 +97,19 @@ enum Sink {
     Ledger(tempfile::TempPath, Option<BatchedWriter<File>>),
 }
 
-/// Runs an estimate and returns its reconciliation (already checked).
-pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
+/// A source opened for a request, with what reading it needs.
+pub struct Opened {
+    pub source: Box<dyn UsageSource>,
+    pub factors: Arc<FactorSet>,
+    pub method: Method,
+    /// The `source` value of every row, replacing the connector's (the embedded sample).
+    relabel: Option<&'static str>,
+    /// Keeps the written-out sample alive while it is read.
+    _sample_dir: Option<tempfile::TempDir>,
+}
+
+/// Loads the request's factor set and opens its source.
+pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
     let factors = Arc::new(match &request.factors {
         Some(dir) => FactorSet::from_dir(dir)?,
         None => FactorSet::embedded(request.method.factor_set_name())?,
@@ -114,7 +125,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         cost: request.gcp_cost,
         ccf_quirks: request.method == Method::Ccf,
     };
-    let sample_dir;
+    let mut sample_dir = None;
     let mut relabel = None;
     let what = (
         &request.cost_explorer,
@@ -122,7 +133,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         request.sample,
         &request.bigquery,
     );
-    let mut source: Box<dyn UsageSource> = match what {
+    let source: Box<dyn UsageSource> = match what {
         (None, None, false, Some(bq)) => Box::new(open_bigquery(bq, gcp, Arc::clone(&factors))?),
         (Some(ce), None, false, None) => Box::new(open_cost_explorer(
             ce.clone(),
@@ -145,12 +156,13 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
             }
         }
         (None, None, true, None) => {
-            sample_dir = tempfile::tempdir().map_err(|source| Error::Output {
+            let dir = tempfile::tempdir().map_err(|source| Error::Output {
                 path: "temporary folder".into(),
                 source,
             })?;
             relabel = Some(sample::LABEL);
-            let path = sample::write_to(sample_dir.path())?;
+            let path = sample::write_to(dir.path())?;
+            sample_dir = Some(dir);
             input::open(&path, request.provider, Arc::clone(&factors), options, gcp)?
         }
         _ => {
@@ -160,35 +172,25 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         }
     };
     tracing::info!("reading {}", source.describe());
+    Ok(Opened {
+        source,
+        factors,
+        method: request.method,
+        relabel,
+        _sample_dir: sample_dir,
+    })
+}
 
-    let dest = Destination::new(request.output.as_deref(), request.format)?;
-    let keys: Vec<GroupKey> = match (request.group_by.is_empty(), request.format) {
-        (true, Format::Table) => DEFAULT_TABLE_KEYS.to_vec(),
-        (false, Format::Focus) => {
-            return Err(Error::Usage(
-                "--format focus writes ledger rows; it cannot be combined with --group-by".into(),
-            ));
-        }
-        _ => request.group_by.clone(),
-    };
-    let basis = source.cost_basis();
-    let mut sink = if keys.is_empty() {
-        Sink::Stream(None)
-    } else {
-        let temp = tempfile::Builder::new()
-            .prefix("carbonledger-ledger-")
-            .suffix(".parquet")
-            .tempfile()
-            .map_err(|source| Error::Output {
-                path: "temporary ledger".into(),
-                source,
-            })?;
-        Sink::Ledger(temp.into_temp_path(), None)
-    };
-
-    let mut estimator = Estimator::new(&factors, request.method)?;
+/// Reads the whole source, estimates every batch and hands the ledger batches to `emit`;
+/// returns the reconciliation, already checked.
+pub fn pump(
+    opened: &mut Opened,
+    emit: &mut dyn FnMut(&mut DataFrame) -> Result<(), Error>,
+) -> Result<Reconciliation, Error> {
+    let mut estimator = Estimator::new(&opened.factors, opened.method)?;
     let mut reconciliation = Reconciliation::default();
-    let mut emit = |mut batch: DataFrame| -> Result<(), Error> {
+    let relabel = opened.relabel;
+    let mut each = |mut batch: DataFrame| -> Result<(), Error> {
         if let Some(label) = relabel {
             let n = batch.height();
             let label = Column::new_scalar(
@@ -203,11 +205,14 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         reconciliation
             .add(&batch)
             .map_err(Error::polars("reconciling"))?;
-        write(&mut sink, &dest, request.format, basis.as_ref(), &mut batch)
+        // The estimate columns are one chunk each while the usage columns keep the reader's
+        // chunks; the writers need every column cut the same way.
+        batch.align_chunks_par();
+        emit(&mut batch)
     };
     let mut failure = None;
-    let totals = source.read(&mut |usage| {
-        estimator.estimate(usage, &mut emit).map_err(|e| {
+    let totals = opened.source.read(&mut |usage| {
+        estimator.estimate(usage, &mut each).map_err(|e| {
             let stop = SourceError::invalid(Location::file("estimator"), e.to_string());
             failure = Some(e);
             stop
@@ -218,18 +223,51 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         (Err(e), None) => return Err(e.into()),
         (Ok(t), None) => t,
     };
-    estimator.finish(&mut emit)?;
-    drop(emit);
+    estimator.finish(&mut each)?;
 
     reconciliation.input = totals;
-    reconciliation.notes = source.summary();
+    reconciliation.notes = opened.source.summary();
     reconciliation.check()?;
+    Ok(reconciliation)
+}
+
+/// Runs an estimate and returns its reconciliation (already checked).
+pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
+    let mut opened = open(request)?;
+    let dest = Destination::new(request.output.as_deref(), request.format)?;
+    let keys: Vec<GroupKey> = match (request.group_by.is_empty(), request.format) {
+        (true, Format::Table) => DEFAULT_TABLE_KEYS.to_vec(),
+        (false, Format::Focus) => {
+            return Err(Error::Usage(
+                "--format focus writes ledger rows; it cannot be combined with --group-by".into(),
+            ));
+        }
+        _ => request.group_by.clone(),
+    };
+    let basis = opened.source.cost_basis();
+    let mut sink = if keys.is_empty() {
+        Sink::Stream(None)
+    } else {
+        let temp = tempfile::Builder::new()
+            .prefix("carbonledger-ledger-")
+            .suffix(".parquet")
+            .tempfile()
+            .map_err(|source| Error::Output {
+                path: "temporary ledger".into(),
+                source,
+            })?;
+        Sink::Ledger(temp.into_temp_path(), None)
+    };
+
+    let reconciliation = pump(&mut opened, &mut |batch| {
+        write(&mut sink, &dest, request.format, basis.as_ref(), batch)
+    })?;
     match sink {
         Sink::Stream(writer) => {
             let writer = match writer {
                 Some(w) => w,
                 None => {
-                    let empty = empty_ledger(&factors, request.method)?;
+                    let empty = empty_ledger(&opened.factors, request.method)?;
                     BatchWriter::open(&dest, request.format, empty.schema(), basis.as_ref())?
                 }
             };
@@ -241,8 +279,8 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                     w.finish().map_err(Error::polars("finishing the ledger"))?;
                 }
                 None => {
-                    let mut empty = empty_ledger(&factors, request.method)?;
-                    let mut w = output::parquet_file(&path, &empty.schema())?;
+                    let mut empty = empty_ledger(&opened.factors, request.method)?;
+                    let mut w = output::parquet_file(&path, empty.schema())?;
                     w.write_batch(&mut empty)
                         .map_err(Error::polars("writing the ledger"))?;
                     w.finish().map_err(Error::polars("finishing the ledger"))?;
@@ -263,9 +301,6 @@ fn write(
     basis: Option<&CostBasis>,
     batch: &mut DataFrame,
 ) -> Result<(), Error> {
-    // The estimate columns are one chunk each while the usage columns keep the reader's
-    // chunks; the writers need every column cut the same way.
-    batch.align_chunks_par();
     match sink {
         Sink::Stream(writer) => {
             if writer.is_none() {
@@ -339,7 +374,7 @@ fn open_bigquery(
 }
 
 /// A ledger with no rows, for outputs of empty inputs.
-fn empty_ledger(factors: &FactorSet, method: Method) -> Result<DataFrame, Error> {
+pub fn empty_ledger(factors: &FactorSet, method: Method) -> Result<DataFrame, Error> {
     let usage = UsageBatchBuilder::with_capacity(0)
         .finish()
         .map_err(Error::polars("building an empty ledger"))?;

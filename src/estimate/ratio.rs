@@ -66,7 +66,11 @@ impl RatioBook {
         let mut by_unit: HashMap<(String, String), Acc> = HashMap::new();
         let mut by_provider: HashMap<String, Acc> = HashMap::new();
         let mut by_service_unit = HashMap::with_capacity(self.by_service_unit.len());
-        for ((p, s, u), acc) in self.by_service_unit.into_values() {
+        // Sum in key order: the hash map's order changes from run to run, and so would the
+        // last bits of the sums (and the ledger's bytes).
+        let mut groups: Vec<_> = self.by_service_unit.into_values().collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((p, s, u), acc) in groups {
             let v = [acc.energy, acc.ccf_kwh, acc.embodied, acc.cost, acc.amount];
             by_unit.entry((p.clone(), u.clone())).or_default().add(v);
             by_provider.entry(p.clone()).or_default().add(v);

@@ -1,0 +1,301 @@
+//! `carbonledger run --config FILE`: the scheduled job. For each configured source, in
+//! order: skip it when its input has not changed since the last run, else read and estimate
+//! it (the same pipeline as `estimate`, reconciliation included) into the partitioned ledger
+//! of [`store`]. A failing source does not stop the others; the exit code says which
+//! happened ([`Error::SourcesFailed`]).
+
+pub mod config;
+pub mod store;
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use carbonledger_aws::CostMeasure;
+use carbonledger_aws_cloud::{Connection, CostMetric, Granularity};
+use carbonledger_gcp::GcpCost;
+use carbonledger_gcp::bigquery::{BigQueryAuth, Granularity as BqGranularity};
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+use crate::estimate::Method;
+use crate::input::Provider;
+use crate::output::Format;
+use crate::run::{self, BigQueryRequest, CostExplorerRequest, EstimateRequest};
+use config::{Job, Month, SourceConfig, SourceKind};
+use store::{Ledger, SourceState};
+
+/// What happened to one source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Skipped { since: String },
+    Written(store::Committed),
+    Failed(String),
+}
+
+/// Runs the job; `today` (UTC) decides the open month. Returns each source's outcome, or
+/// [`Error::SourcesFailed`] when some failed (their previous files are kept).
+pub fn run(job: &Job, today: NaiveDate) -> Result<Vec<(String, Outcome)>, Error> {
+    let mut ledger = Ledger::open(&job.ledger)?;
+    let months: Vec<String> = job.months.iter().map(Month::to_string).collect();
+    eprintln!(
+        "ledger {} (method {}, months {})",
+        job.ledger.display(),
+        job.method.as_str(),
+        months.join(", ")
+    );
+    let open_month = Month::of(today);
+    let mut outcomes = Vec::new();
+    for source in &job.sources {
+        let outcome = match run_source(job, source, &mut ledger, open_month) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let mut message = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    message.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                eprintln!("{}: FAILED: {message}", source.name);
+                Outcome::Failed(message)
+            }
+        };
+        outcomes.push((source.name.clone(), outcome));
+    }
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::SourcesFailed {
+            failed,
+            total: job.sources.len(),
+        });
+    }
+    Ok(outcomes)
+}
+
+fn run_source(
+    job: &Job,
+    source: &SourceConfig,
+    ledger: &mut Ledger,
+    open_month: Month,
+) -> Result<Outcome, Error> {
+    let request = request(job, source)?;
+    let fingerprint = match &source.path {
+        Some(path) => Some(fingerprint(path)?),
+        None => None,
+    };
+    let months: Vec<String> = job.months.iter().map(Month::to_string).collect();
+    let mut opened = run::open(&request)?;
+    let factor_set = opened.factors.label();
+    if let (Some(print), Some(last)) = (&fingerprint, ledger.state().sources.get(&source.name))
+        && last.fingerprint.as_ref() == Some(print)
+        && last.factor_set == factor_set
+        && last.method == job.method.as_str()
+        && last.months == months
+        && last.partitions.keys().all(|k| {
+            ledger
+                .root()
+                .join(k)
+                .join(format!("{}.parquet", source.name))
+                .exists()
+        })
+    {
+        eprintln!(
+            "{}: skipped, unchanged since {} (same files, factor set and months)",
+            source.name, last.run_at
+        );
+        return Ok(Outcome::Skipped {
+            since: last.run_at.clone(),
+        });
+    }
+    let run_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut writer = ledger.writer(&source.name, &job.months);
+    let reconciliation = match run::pump(&mut opened, &mut |batch| writer.write(batch)) {
+        Ok(r) => r,
+        Err(e) => {
+            writer.abandon();
+            return Err(e);
+        }
+    };
+    let finished = writer.finish()?;
+    let outside = finished.outside.clone();
+    let state = SourceState {
+        fingerprint,
+        method: job.method.as_str().to_owned(),
+        factor_set,
+        months,
+        run_at,
+        partitions: Default::default(),
+    };
+    let committed = ledger.commit(finished, state, open_month)?;
+    eprint!("{}: {reconciliation}", source.name);
+    if !outside.is_empty() {
+        let listed: Vec<String> = outside.iter().map(|(m, n)| format!("{m}: {n}")).collect();
+        eprintln!(
+            "{}: rows of months outside the run's period, not written: {}",
+            source.name,
+            listed.join(", ")
+        );
+    }
+    eprintln!(
+        "{}: partitions written {:?}, unchanged {:?}, removed {:?}, old versions kept {:?}",
+        source.name, committed.written, committed.unchanged, committed.removed, committed.versioned
+    );
+    Ok(Outcome::Written(committed))
+}
+
+/// The `estimate` request a source stands for.
+fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
+    let bad = |what: String| {
+        Error::Config(format!(
+            "{}: [[source]] \"{}\": {what}",
+            job.file.display(),
+            source.name
+        ))
+    };
+    let period = (
+        job.months.first().map(|m| m.first_day()),
+        job.months.last().map(|m| m.end()),
+    );
+    let (start, end) = match period {
+        (Some(s), Some(e)) => (s, e),
+        _ => return Err(bad("no months".into())),
+    };
+    let daily = source.granularity.as_deref() != Some("monthly");
+    let aws_cost = match source.cost.as_deref() {
+        None if job.method == Method::Ccf => CostMeasure::Blended,
+        None => CostMeasure::Unblended,
+        Some("net-amortized") if source.kind == SourceKind::CostExplorer => CostMeasure::Amortized,
+        Some(text) => match source.kind {
+            SourceKind::AwsCur | SourceKind::AwsS3 | SourceKind::CostExplorer => {
+                CostMeasure::parse(text).ok_or_else(|| {
+                    bad(format!(
+                        "cost \"{text}\": expected unblended, net-unblended, blended or amortized"
+                    ))
+                })?
+            }
+            _ => CostMeasure::Unblended,
+        },
+    };
+    let gcp_cost = match source.cost.as_deref() {
+        None if job.method == Method::Ccf => GcpCost::Gross,
+        None => GcpCost::Net,
+        Some(text) => match source.kind {
+            SourceKind::GcpExport | SourceKind::Bigquery => {
+                GcpCost::parse(text).ok_or_else(|| {
+                    bad(format!(
+                        "cost \"{text}\": expected gross, net or net-except-promotions"
+                    ))
+                })?
+            }
+            _ => GcpCost::Net,
+        },
+    };
+    let provider = match source.kind {
+        SourceKind::AwsCur | SourceKind::AwsS3 => Some(Provider::Aws),
+        SourceKind::GcpExport => Some(Provider::Gcp),
+        SourceKind::Focus => Some(Provider::Focus),
+        SourceKind::AzureExport => Some(Provider::Azure),
+        SourceKind::CostExplorer | SourceKind::Bigquery => None,
+    };
+    let input = match source.kind {
+        SourceKind::AwsS3 => source.url.clone().map(Into::into),
+        _ => source.path.clone(),
+    };
+    let cost_explorer = (source.kind == SourceKind::CostExplorer).then(|| CostExplorerRequest {
+        start,
+        end,
+        granularity: if daily {
+            Granularity::Daily
+        } else {
+            Granularity::Monthly
+        },
+        accounts: source.accounts.clone(),
+        cache_dir: carbonledger_aws_cloud::cost_explorer::default_cache_dir(),
+        metric: (source.cost.as_deref() == Some("net-amortized"))
+            .then_some(CostMetric::NetAmortized),
+    });
+    let bigquery = match (source.kind, &source.table) {
+        (SourceKind::Bigquery, Some(table)) => Some(BigQueryRequest {
+            table: table.clone(),
+            start,
+            end,
+            granularity: if daily {
+                BqGranularity::Daily
+            } else {
+                BqGranularity::Monthly
+            },
+            exported_after: None,
+            job_project: None,
+            endpoint: source.endpoint_url.clone(),
+            auth: if source.endpoint_url.is_some() {
+                BigQueryAuth::Anonymous
+            } else {
+                BigQueryAuth::ApplicationDefault
+            },
+        }),
+        _ => None,
+    };
+    Ok(EstimateRequest {
+        input,
+        sample: false,
+        provider,
+        method: job.method,
+        factors: job.factors.clone(),
+        group_by: Vec::new(),
+        format: Format::Parquet,
+        output: None,
+        cost: aws_cost,
+        gcp_cost,
+        connection: Connection {
+            endpoint_url: source.endpoint_url.clone(),
+            region: source.region.clone(),
+            ..Connection::default()
+        },
+        cost_explorer,
+        bigquery,
+    })
+}
+
+/// A digest of every file under `path`: relative name, size and modification time.
+fn fingerprint(path: &Path) -> Result<String, Error> {
+    let mut files = Vec::new();
+    walk(path, path, &mut files)?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for line in files {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+fn walk(root: &Path, path: &Path, out: &mut Vec<String>) -> Result<(), Error> {
+    let io = |source| Error::Output {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            walk(root, &entry.path(), out)?;
+        }
+        return Ok(());
+    }
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let name = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    out.push(format!("{name}\t{}\t{modified}", meta.len()));
+    Ok(())
+}
