@@ -36,6 +36,9 @@ pub enum Error {
     /// Another run holds the ledger's lock.
     #[error("{0}")]
     Locked(String),
+    /// The PostgreSQL sink failed (the Parquet ledger is written).
+    #[error("{0}")]
+    Sink(String),
     /// Some sources of a batch run failed; the others were written.
     #[error("{} of {total} sources failed: {}", failed.len(), failed.join(", "))]
     SourcesFailed { failed: Vec<String>, total: usize },

@@ -245,7 +245,7 @@ fn limit_malloc_arenas() {
 fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Source(_) | Error::Factors(_) | Error::Output { .. } | Error::Polars { .. } => 1,
-        Error::Locked(_) => 1,
+        Error::Locked(_) | Error::Sink(_) => 1,
         Error::Usage(_) | Error::Config(_) => 2,
         Error::Reconciliation(_) => 3,
         Error::SourcesFailed { .. } => 4,

@@ -23,6 +23,27 @@ pub struct Config {
     pub period: PeriodConfig,
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
+    pub postgres: Option<PostgresConfig>,
+}
+
+/// `[postgres]`: the optional sink for BI tools.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// The environment variable holding the connection URL (never the URL itself).
+    #[serde(default = "default_url_env")]
+    pub url_env: String,
+    /// The table (`name` or `schema.name`); default `carbonledger_ledger`.
+    #[serde(default = "default_table")]
+    pub table: String,
+}
+
+fn default_url_env() -> String {
+    "CARBONLEDGER_POSTGRES_URL".into()
+}
+
+fn default_table() -> String {
+    "carbonledger_ledger".into()
 }
 
 /// `[ledger]`: where the ledger lives and how it is estimated.
@@ -168,6 +189,7 @@ pub struct Job {
     /// The months the run writes, sorted.
     pub months: Vec<Month>,
     pub sources: Vec<SourceConfig>,
+    pub postgres: Option<PostgresConfig>,
     /// The config file, for messages.
     pub file: PathBuf,
 }
@@ -324,12 +346,37 @@ fn check(config: Config, file: &Path, text: &str, today: NaiveDate) -> Result<Jo
         }
         sources.push(source);
     }
+    if let Some(pg) = &config.postgres {
+        let identifier = |part: &str| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        let parts: Vec<&str> = pg.table.split('.').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| identifier(p)) {
+            return Err(Error::Config(format!(
+                "{shown}: [postgres] table = \"{}\": expected `name` or `schema.name` in \
+                 lower case letters, digits and `_`",
+                pg.table
+            )));
+        }
+        if pg.url_env.is_empty() || pg.url_env.contains("://") {
+            return Err(Error::Config(format!(
+                "{shown}: [postgres] url_env names the environment variable that holds the \
+                 connection URL, not the URL itself"
+            )));
+        }
+    }
     Ok(Job {
         ledger: resolve(&config.ledger.path),
         method,
         factors: config.ledger.factors.as_deref().map(resolve),
         months,
         sources,
+        postgres: config.postgres,
         file: file.to_path_buf(),
     })
 }

@@ -5,6 +5,7 @@
 //! happened ([`Error::SourcesFailed`]).
 
 pub mod config;
+pub mod postgres;
 pub mod store;
 
 use std::path::Path;
@@ -28,8 +29,12 @@ use store::{Ledger, SourceState};
 /// What happened to one source.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Skipped { since: String },
+    Skipped {
+        since: String,
+    },
     Written(store::Committed),
+    /// The PostgreSQL sink brought up to date.
+    Synced(postgres::Synced),
     Failed(String),
 }
 
@@ -62,6 +67,26 @@ pub fn run(job: &Job, today: NaiveDate) -> Result<Vec<(String, Outcome)>, Error>
         };
         outcomes.push((source.name.clone(), outcome));
     }
+    if let Some(pg) = &job.postgres {
+        let outcome = match sync_postgres(job, pg, &ledger) {
+            Ok(synced) => {
+                eprintln!(
+                    "postgres {}: {} partitions replaced ({} rows), {} unchanged, {} deleted",
+                    pg.table,
+                    synced.replaced.len(),
+                    synced.replaced.iter().map(|(_, n)| n).sum::<u64>(),
+                    synced.unchanged,
+                    synced.deleted.len()
+                );
+                Outcome::Synced(synced)
+            }
+            Err(e) => {
+                eprintln!("postgres: FAILED: {e}");
+                Outcome::Failed(e.to_string())
+            }
+        };
+        outcomes.push(("postgres".into(), outcome));
+    }
     let failed: Vec<String> = outcomes
         .iter()
         .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
@@ -70,10 +95,30 @@ pub fn run(job: &Job, today: NaiveDate) -> Result<Vec<(String, Outcome)>, Error>
     if !failed.is_empty() {
         return Err(Error::SourcesFailed {
             failed,
-            total: job.sources.len(),
+            total: outcomes.len(),
         });
     }
     Ok(outcomes)
+}
+
+fn sync_postgres(
+    job: &Job,
+    pg: &config::PostgresConfig,
+    ledger: &Ledger,
+) -> Result<postgres::Synced, Error> {
+    let url = std::env::var(&pg.url_env).map_err(|_| {
+        Error::Sink(format!(
+            "the PostgreSQL sink's URL is read from ${}, which is not set",
+            pg.url_env
+        ))
+    })?;
+    let factors = match &job.factors {
+        Some(dir) => carbonledger_factors::FactorSet::from_dir(dir)?,
+        None => carbonledger_factors::FactorSet::embedded(job.method.factor_set_name())?,
+    };
+    let empty = run::empty_ledger(&factors, job.method)?;
+    let mut sink = postgres::PgSink::connect(&url, &pg.table, empty.schema())?;
+    sink.sync(ledger.root(), ledger.state())
 }
 
 fn run_source(
