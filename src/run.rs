@@ -13,6 +13,7 @@ use carbonledger_factors::FactorSet;
 use carbonledger_gcp::bigquery::{
     BigQueryAuth, BigQueryOptions, BigQuerySource, Granularity as BqGranularity,
 };
+use carbonledger_focus::{FocusCost, FocusOptions};
 use carbonledger_gcp::{BigQueryTable, GcpCost, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
 use chrono::NaiveDate;
@@ -44,6 +45,8 @@ pub struct EstimateRequest {
     pub cost: CostMeasure,
     /// The GCP cost measure (for GCP billing exports).
     pub gcp_cost: GcpCost,
+    /// The FOCUS cost column (for FOCUS files).
+    pub focus_cost: FocusCost,
     /// How to reach AWS for `s3://` inputs and Cost Explorer.
     pub connection: Connection,
     /// Read the Cost Explorer API instead of `input`.
@@ -112,6 +115,11 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         cost: request.gcp_cost,
         ccf_quirks: request.method == Method::Ccf,
     };
+    let focus = FocusOptions {
+        cost: request.focus_cost,
+        ccf_quirks: request.method == Method::Ccf,
+        partial: false,
+    };
     let sample_dir;
     let mut relabel = None;
     let what = (
@@ -139,7 +147,14 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                     &request.connection,
                 )?
             } else {
-                input::open(path, request.provider, Arc::clone(&factors), options, gcp)?
+                input::open(
+                    path,
+                    request.provider,
+                    Arc::clone(&factors),
+                    options,
+                    gcp,
+                    focus,
+                )?
             }
         }
         (None, None, true, None) => {
@@ -149,7 +164,14 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
             })?;
             relabel = Some(sample::LABEL);
             let path = sample::write_to(sample_dir.path())?;
-            input::open(&path, request.provider, Arc::clone(&factors), options, gcp)?
+            input::open(
+                &path,
+                request.provider,
+                Arc::clone(&factors),
+                options,
+                gcp,
+                focus,
+            )?
         }
         _ => {
             return Err(Error::Usage(

@@ -9,6 +9,9 @@
 //! * `Usage` with `CommitmentDiscountStatus` `Unused` → `excluded`: the unused part of a
 //!   commitment, for which no resource ran (FOCUS leaves its `ConsumedQuantity` null); made
 //!   `unknown` it would be given energy by ratio for capacity nobody used;
+//! * `Usage` with a negative `BilledCost` → `excluded`: a discount or a Savings Plan negation
+//!   that a CUR-to-FOCUS conversion kept as a usage row, with the usage type and amount of the
+//!   usage it discounts (that usage has its own row);
 //! * `Usage` without a `ConsumedQuantity` → `unknown` (estimated by ratio downstream).
 //!
 //! Then the remaining usage rows are classified by provider: AWS rows as a
@@ -218,6 +221,7 @@ impl Converter {
         };
         let tags_text = tags_json(&tags);
         let quantity = row.number(Col::ConsumedQuantity)?;
+        let billed = row.number(Col::BilledCost)?;
         // PricingQuantity is read only to reject a broken value; usage comes from
         // ConsumedQuantity.
         row.number(Col::PricingQuantity)?;
@@ -245,6 +249,15 @@ impl Converter {
                 "Credit" => Some("credit"),
                 "Adjustment" => Some("adjustment"),
                 _ if unused => Some("unused commitment (no resource ran)"),
+                // A CUR converted to FOCUS (focus_converters' AWS mapping) keeps Savings Plan
+                // negations and discount lines (EdpDiscount, BundledDiscount, ...) as Usage
+                // rows with the usage type and amount of the usage they discount: counting
+                // them would count that usage twice. Consumption itself never bills less
+                // than nothing.
+                _ if billed.is_some_and(|b| b < 0.0) => Some(
+                    "usage row with a negative BilledCost: a discount or commitment negation \
+                     of usage billed on its own row (no physical usage)",
+                ),
                 _ => None,
             }
         };
