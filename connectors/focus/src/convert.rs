@@ -354,7 +354,14 @@ impl Converter {
                     project_id: &usage_account,
                     project_name: &project_name,
                     location_location: &region,
-                    location_region: &region,
+                    // FOCUS has one RegionId for GCP's location and region: a region code
+                    // ends in a digit (`us-central1`), a multi-region (`us`) or `global` is
+                    // only a location, as in the export.
+                    location_region: if region.ends_with(|c: char| c.is_ascii_digit()) {
+                        &region
+                    } else {
+                        ""
+                    },
                     location_zone: &zone,
                     usage_amount: amount,
                     usage_unit: &usage_unit,
