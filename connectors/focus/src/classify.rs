@@ -73,7 +73,8 @@ pub fn unit_kind(unit: &str) -> UnitKind {
         "minute" | "minutes" | "min" | "mins" => UnitKind::Time(1.0 / 60.0),
         "second" | "seconds" | "sec" | "secs" | "s" => UnitKind::Time(1.0 / 3600.0),
         "day" | "days" => UnitKind::Time(24.0),
-        "vcpu-hour" | "vcpu-hours" | "vcpu-hrs" | "core-hour" | "core-hours" | "ocpu-hours" => {
+        "vcpu-hour" | "vcpu-hours" | "vcpu-hrs" | "vcore-hour" | "vcore-hours" | "core-hour"
+        | "core-hours" => {
             UnitKind::VcpuHours(1.0)
         }
         "gb-month" | "gb-months" | "gb-mo" | "gb-mos" => UnitKind::GbMonths(1.0),
