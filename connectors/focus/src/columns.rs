@@ -220,18 +220,32 @@ impl fmt::Display for FocusVersion {
     }
 }
 
-/// Whether a header is a FOCUS header: it names the charge period start, the charge category
-/// and one of the two mandatory cost columns every version has (`BilledCost`,
-/// `EffectiveCost`). No provider's native format has these names.
+/// Columns that only FOCUS has (no provider's native format uses these names).
+const DISTINCTIVE: [&str; 8] = [
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+    "BilledCost",
+    "EffectiveCost",
+    "ConsumedQuantity",
+    "ListCost",
+    "ContractedCost",
+];
+
+/// Whether a header is a FOCUS header: it has at least three of the column names only FOCUS
+/// uses (the charge period, the charge category, the FOCUS cost and quantity columns). Three,
+/// not all, so that a FOCUS file missing a mandatory column is still read as FOCUS and
+/// rejected with the column's name.
 pub fn looks_like_focus<S: AsRef<str>>(header: &[S]) -> bool {
-    let has = |name: &str| {
-        header
-            .iter()
-            .any(|h| clean(h.as_ref()).eq_ignore_ascii_case(name))
-    };
-    has("ChargePeriodStart")
-        && has("ChargeCategory")
-        && (has("BilledCost") || has("EffectiveCost"))
+    let found = DISTINCTIVE
+        .iter()
+        .filter(|name| {
+            header
+                .iter()
+                .any(|h| clean(h.as_ref()).eq_ignore_ascii_case(name))
+        })
+        .count();
+    found >= 3
 }
 
 /// Where the connector's columns are in one file: the index of each [`Col`] and the name

@@ -189,15 +189,74 @@ fn csv_reader(
         return Err(SourceError::invalid(Location::file(shown), "empty file"));
     }
     let input: Box<dyn Read> = if format == FileFormat::GzipCsv {
-        Box::new(MultiGzDecoder::new(BufReader::with_capacity(BUFFER, handle)))
+        Box::new(CrlfToLf::new(MultiGzDecoder::new(BufReader::with_capacity(
+            BUFFER, handle,
+        ))))
     } else {
-        Box::new(handle)
+        Box::new(CrlfToLf::new(handle))
     };
     Ok(ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
         .buffer_capacity(BUFFER)
         .from_reader(input))
+}
+
+/// Turns CRLF line ends into LF while reading. The `csv` crate ends a record at the `\r` of a
+/// CRLF and counts the line at the `\n`, so every record of a CRLF file (spreadsheet exports,
+/// the FOCUS spec's own examples) would be reported one line too early; with LF only, the
+/// lines it reports are the file's. A `\r` not followed by `\n` is kept.
+struct CrlfToLf<R> {
+    inner: R,
+    /// Converted bytes not yet handed out, from `start`.
+    ready: Vec<u8>,
+    start: usize,
+    raw: Vec<u8>,
+    /// A `\r` that ended the previous raw chunk, not yet known to precede a `\n`.
+    pending_cr: bool,
+}
+
+impl<R: Read> CrlfToLf<R> {
+    fn new(inner: R) -> Self {
+        CrlfToLf {
+            inner,
+            ready: Vec::new(),
+            start: 0,
+            raw: vec![0u8; BUFFER],
+            pending_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.start == self.ready.len() {
+            self.ready.clear();
+            self.start = 0;
+            let n = self.inner.read(&mut self.raw)?;
+            if n == 0 {
+                if std::mem::take(&mut self.pending_cr) {
+                    self.ready.push(b'\r');
+                    break;
+                }
+                return Ok(0);
+            }
+            for &b in &self.raw[..n] {
+                if std::mem::take(&mut self.pending_cr) && b != b'\n' {
+                    self.ready.push(b'\r');
+                }
+                if b == b'\r' {
+                    self.pending_cr = true;
+                } else {
+                    self.ready.push(b);
+                }
+            }
+        }
+        let n = out.len().min(self.ready.len() - self.start);
+        out[..n].copy_from_slice(&self.ready[self.start..self.start + n]);
+        self.start += n;
+        Ok(n)
+    }
 }
 
 fn scan_parquet(path: &Path, shown: &str) -> Result<LazyFrame, SourceError> {
@@ -452,4 +511,30 @@ fn read_parquet(file: &DataFile, emitter: &mut Emitter<'_>) -> Result<(), Source
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn through(input: &[u8], chunk: usize) -> Vec<u8> {
+        let mut reader = CrlfToLf::new(input);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; chunk];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn crlf_becomes_lf_across_chunk_boundaries() {
+        let input = b"a,b\r\n1,2\r\n\r\nx\ry\r";
+        for chunk in [1, 2, 3, 64] {
+            assert_eq!(through(input, chunk), b"a,b\n1,2\n\nx\ry\r", "chunk {chunk}");
+        }
+    }
 }
