@@ -90,8 +90,7 @@ pub fn detect(path: &Path) -> Result<Provider, Error> {
     let header = read_header(&file)?;
     // FOCUS first: a FOCUS export with provider columns (`x_UsageType`) is still FOCUS, and
     // no native format (CUR, GCP export, Azure's cost details) has FOCUS's column names.
-    if carbonledger_focus::looks_like_focus(&header) || carbonledger_focus::is_focus_file(&file)
-    {
+    if carbonledger_focus::looks_like_focus(&header) || carbonledger_focus::is_focus_file(&file) {
         return Ok(Provider::Focus);
     }
     if carbonledger_aws::looks_like_cur(&header) {

@@ -10,10 +10,10 @@ use carbonledger_aws_cloud::{
     Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
 };
 use carbonledger_factors::FactorSet;
+use carbonledger_focus::{FocusCost, FocusOptions};
 use carbonledger_gcp::bigquery::{
     BigQueryAuth, BigQueryOptions, BigQuerySource, Granularity as BqGranularity,
 };
-use carbonledger_focus::{FocusCost, FocusOptions};
 use carbonledger_gcp::{BigQueryTable, GcpCost, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
 use chrono::NaiveDate;

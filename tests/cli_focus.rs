@@ -122,7 +122,12 @@ fn a_cur_and_its_focus_conversion_give_the_same_ledger() {
         .iter()
         .map(|r| number(r, "lineItem/UnblendedCost"))
         .sum();
-    for column in ["cost", "energy_kwh", "scope2_location_kg", "scope3_embodied_kg"] {
+    for column in [
+        "cost",
+        "energy_kwh",
+        "scope2_location_kg",
+        "scope3_embodied_kg",
+    ] {
         let (a, b) = (total(&native, column), total(&via_focus, column));
         assert!(close(a, b), "{column}: CUR {a} vs FOCUS {b}");
     }
@@ -238,7 +243,10 @@ fn csv_gzip_parquet_and_a_folder_give_the_same_ledger() {
     for input in ["aws_focus_1_2.csv.gz", "aws_focus_1_2.parquet", "folder"] {
         let (rows, log) = estimate(&focus(input), &[]);
         let got = summary(&rows);
-        assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>()
+        );
         for (class, (n, cost, q)) in &expected {
             let (gn, gcost, gq) = got[class];
             assert_eq!(*n, gn, "{input} {class}");
@@ -280,9 +288,15 @@ fn commitments_count_usage_once_and_every_cost_reconciles() {
         assert_eq!(rows.len(), raw.len());
         let input: f64 = raw.iter().map(|r| number(r, column)).sum();
         assert!(close(total(&rows, "cost"), input), "{flag}");
-        let cost_in = log.lines().find(|l| l.contains("cost in")).expect("reconciliation");
+        let cost_in = log
+            .lines()
+            .find(|l| l.contains("cost in"))
+            .expect("reconciliation");
         assert!(cost_in.ends_with(&format!(" {input:.4} USD")), "{log}");
-        assert!(close(total(&rows, "vcpu_hours"), expected_vcpu_hours), "{flag}");
+        assert!(
+            close(total(&rows, "vcpu_hours"), expected_vcpu_hours),
+            "{flag}"
+        );
         let lines = by_line(&rows);
         for (i, r) in raw.iter().enumerate() {
             let row = lines[&(i as u64 + 2)];
@@ -318,7 +332,13 @@ fn messy_values_read_as_the_clean_rows() {
     let (clean, messy) = (by_line(&clean), by_line(&messy));
     for (line, clean_line) in [(2, 2), (3, 3), (4, 5), (5, 10), (6, 6)] {
         let (m, c) = (messy[&line], clean[&clean_line]);
-        for column in ["usage_class", "period_start", "period_end", "cost", "charge_type"] {
+        for column in [
+            "usage_class",
+            "period_start",
+            "period_end",
+            "cost",
+            "charge_type",
+        ] {
             assert_eq!(m[column], c[column], "messy line {line} {column}");
         }
         for q in QUANTITIES {
@@ -355,7 +375,10 @@ fn azure_rows_are_classified_from_focus_columns() {
     assert_eq!(vm["provider"], "azure");
     assert_eq!(vm["usage_class"], "compute");
     assert_eq!(vm["instance_type"], "D2s v3");
-    assert_eq!(number(vm, "vcpu_hours"), details["VCPUs"].as_f64().unwrap() * hours);
+    assert_eq!(
+        number(vm, "vcpu_hours"),
+        details["VCPUs"].as_f64().unwrap() * hours
+    );
     let (_, memory) = table[&("azure".to_owned(), "D2s v3".to_owned())];
     assert_eq!(number(vm, "memory_gb_hours"), memory * hours);
     assert_eq!(vm["tags"], r#"{"env":"prod"}"#);
@@ -367,7 +390,10 @@ fn azure_rows_are_classified_from_focus_columns() {
     assert_eq!(class(7), "storage_hdd");
     assert_eq!(class(8), "excluded"); // internet egress
     assert_eq!(class(9), "network");
-    assert_eq!(number(lines[&9], "network_gb"), number(&raw[7], "ConsumedQuantity"));
+    assert_eq!(
+        number(lines[&9], "network_gb"),
+        number(&raw[7], "ConsumedQuantity")
+    );
     assert_eq!(class(10), "compute"); // SQL Database vCore-hours
     assert_eq!(
         number(lines[&10], "vcpu_hours"),
@@ -402,13 +428,34 @@ fn oci_rows_without_consumed_quantity_keep_their_cost() {
 #[test]
 fn broken_files_fail_naming_file_line_and_column() {
     let cases = [
-        ("missing_charge_category.csv", "line 1, column `ChargeCategory`: required column"),
-        ("missing_billing_currency.csv", "line 1, column `BillingCurrency`: required column"),
-        ("bad_date.csv", "line 3, column `ChargePeriodStart`: `03/10/2024` is not a date"),
-        ("bad_number.csv", "line 2, column `EffectiveCost`: `1,234.5` is not a number"),
-        ("bad_category.csv", "line 4, column `ChargeCategory`: `Refund` is not a FOCUS"),
-        ("bad_tags.csv", "line 3, column `Tags`: not a JSON object of tags"),
-        ("null_currency.csv", "line 3, column `BillingCurrency`: `BillingCurrency` is null"),
+        (
+            "missing_charge_category.csv",
+            "line 1, column `ChargeCategory`: required column",
+        ),
+        (
+            "missing_billing_currency.csv",
+            "line 1, column `BillingCurrency`: required column",
+        ),
+        (
+            "bad_date.csv",
+            "line 3, column `ChargePeriodStart`: `03/10/2024` is not a date",
+        ),
+        (
+            "bad_number.csv",
+            "line 2, column `EffectiveCost`: `1,234.5` is not a number",
+        ),
+        (
+            "bad_category.csv",
+            "line 4, column `ChargeCategory`: `Refund` is not a FOCUS",
+        ),
+        (
+            "bad_tags.csv",
+            "line 3, column `Tags`: not a JSON object of tags",
+        ),
+        (
+            "null_currency.csv",
+            "line 3, column `BillingCurrency`: `BillingCurrency` is null",
+        ),
         ("truncated.csv.gz", "gzip data is broken or truncated"),
         ("truncated_line.csv", "line 4, column `"),
         ("empty.csv", "empty file"),
@@ -419,7 +466,10 @@ fn broken_files_fail_naming_file_line_and_column() {
         let out = run(&["estimate", "--provider", "focus", "--input", &shown]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{name}: {err}");
-        assert!(err.contains(&shown) && err.contains(expected), "{name}: {err}");
+        assert!(
+            err.contains(&shown) && err.contains(expected),
+            "{name}: {err}"
+        );
     }
     // Detection too reads a FOCUS file that lacks a mandatory column as FOCUS.
     let path = focus("broken/missing_charge_category.csv");
@@ -431,7 +481,13 @@ fn broken_files_fail_naming_file_line_and_column() {
 fn focus_is_told_from_native_formats() {
     // A CUR read as FOCUS lacks the FOCUS columns.
     let cur = root().join("fixtures/aws/legacy_mixed.csv");
-    let out = run(&["estimate", "--provider", "focus", "--input", cur.to_str().unwrap()]);
+    let out = run(&[
+        "estimate",
+        "--provider",
+        "focus",
+        "--input",
+        cur.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("column `ChargePeriodStart`: required column"));
     // The native files are still detected as their own format.

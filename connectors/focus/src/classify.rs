@@ -74,9 +74,7 @@ pub fn unit_kind(unit: &str) -> UnitKind {
         "second" | "seconds" | "sec" | "secs" | "s" => UnitKind::Time(1.0 / 3600.0),
         "day" | "days" => UnitKind::Time(24.0),
         "vcpu-hour" | "vcpu-hours" | "vcpu-hrs" | "vcore-hour" | "vcore-hours" | "core-hour"
-        | "core-hours" => {
-            UnitKind::VcpuHours(1.0)
-        }
+        | "core-hours" => UnitKind::VcpuHours(1.0),
         "gb-month" | "gb-months" | "gb-mo" | "gb-mos" => UnitKind::GbMonths(1.0),
         "gib-month" | "gib-months" | "gib-mo" => UnitKind::GbMonths(GB_PER_GIB),
         "tb-month" | "tb-months" | "tb-mo" => UnitKind::GbMonths(1000.0),
@@ -213,9 +211,8 @@ fn classify(factors: &FactorSet, k: &GenericKey<'_>) -> Classified {
     let category = k.service_category.trim().to_ascii_lowercase();
     let sub = k.service_subcategory.trim().to_ascii_lowercase();
     let meter = format!("{} {}", k.meter_category, k.meter_subcategory).to_ascii_lowercase();
-    let compute_context = category == "compute"
-        || sub == "virtual machines"
-        || meter.contains("virtual machines");
+    let compute_context =
+        category == "compute" || sub == "virtual machines" || meter.contains("virtual machines");
     match unit_kind(k.consumed_unit) {
         UnitKind::VcpuHours(f) => Classified {
             vcpu_hours: f,
@@ -251,8 +248,15 @@ fn classify(factors: &FactorSet, k: &GenericKey<'_>) -> Classified {
                 ..Classified::of(class)
             }
         }
-        UnitKind::Gb(f) if category == "networking" || has(&["transfer", "egress", "bandwidth"]) => {
-            if has(&["inter-region", "inter region", "interregion", "between regions"]) {
+        UnitKind::Gb(f)
+            if category == "networking" || has(&["transfer", "egress", "bandwidth"]) =>
+        {
+            if has(&[
+                "inter-region",
+                "inter region",
+                "interregion",
+                "between regions",
+            ]) {
                 Classified {
                     network_gb: f,
                     ..Classified::of(UsageClass::Network)
@@ -271,7 +275,10 @@ fn classify(factors: &FactorSet, k: &GenericKey<'_>) -> Classified {
 /// A compute row billed in time: vCPUs from the SKU details or the VM size.
 fn compute(factors: &FactorSet, k: &GenericKey<'_>, hours: f64) -> Classified {
     let details = sku_details(k.sku_details);
-    let size = details_text(&details, &["ServiceType", "VMSize", "VmSize", "InstanceType"]);
+    let size = details_text(
+        &details,
+        &["ServiceType", "VMSize", "VmSize", "InstanceType"],
+    );
     let instance = size.as_deref().and_then(|s| lookup(factors, k.provider, s));
     let vcpus = details_number(&details, &["VCPUs", "vCPUs", "vCores", "CoreCount", "vCPU"])
         .or(instance.map(|i| i.vcpus))

@@ -146,7 +146,8 @@ impl Col {
     /// The column a header name stands for.
     pub fn of_name(name: &str) -> Option<Col> {
         let name = clean(name);
-        ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(name))
+        ALL.into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -200,9 +201,11 @@ impl FocusVersion {
     /// reads as 1.0 (nothing the connector does depends on the difference).
     pub fn detect<S: AsRef<str>>(header: &[S]) -> FocusVersion {
         let has = |names: &[&str]| {
-            header
-                .iter()
-                .any(|h| names.iter().any(|n| n.eq_ignore_ascii_case(clean(h.as_ref()))))
+            header.iter().any(|h| {
+                names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(clean(h.as_ref())))
+            })
         };
         if has(&ADDED_IN_1_2) {
             FocusVersion::V1_2
@@ -325,14 +328,22 @@ mod tests {
             assert_eq!(*col as usize, i);
             assert_eq!(Col::of_name(NAMES[i]), Some(*col));
         }
-        assert_eq!(Col::of_name(" chargeperiodstart "), Some(Col::ChargePeriodStart));
+        assert_eq!(
+            Col::of_name(" chargeperiodstart "),
+            Some(Col::ChargePeriodStart)
+        );
         assert_eq!(Col::of_name("\u{feff}BilledCost"), Some(Col::BilledCost));
         assert_eq!(Col::of_name("Id"), None);
     }
 
     #[test]
     fn versions_follow_the_added_columns() {
-        let v10 = ["ChargePeriodStart", "ChargeCategory", "BilledCost", "ChargeClass"];
+        let v10 = [
+            "ChargePeriodStart",
+            "ChargeCategory",
+            "BilledCost",
+            "ChargeClass",
+        ];
         assert_eq!(FocusVersion::detect(&v10), FocusVersion::V1_0);
         let v11 = ["ChargePeriodStart", "SkuMeter", "BilledCost"];
         assert_eq!(FocusVersion::detect(&v11), FocusVersion::V1_1);

@@ -187,7 +187,10 @@ impl Converter {
             };
             SourceError::invalid(
                 row.at(Col::ChargeCategory),
-                format!("{shown} is not a FOCUS charge category ({})", CATEGORIES.join(", ")),
+                format!(
+                    "{shown} is not a FOCUS charge category ({})",
+                    CATEGORIES.join(", ")
+                ),
             )
         })?;
         let class_text = row.text(Col::ChargeClass);
@@ -217,7 +220,9 @@ impl Converter {
         };
         let tags = match row.cells[Col::Tags as usize].text() {
             None => BTreeMap::new(),
-            Some(t) => normalise_tags(&t).map_err(|m| SourceError::invalid(row.at(Col::Tags), m))?,
+            Some(t) => {
+                normalise_tags(&t).map_err(|m| SourceError::invalid(row.at(Col::Tags), m))?
+            }
         };
         let tags_text = tags_json(&tags);
         let quantity = row.number(Col::ConsumedQuantity)?;
@@ -365,9 +370,7 @@ impl Converter {
                     location_zone: &zone,
                     usage_amount: amount,
                     usage_unit: &usage_unit,
-                    usage_amount_in_pricing_units: row
-                        .number(Col::PricingQuantity)?
-                        .unwrap_or(0.0),
+                    usage_amount_in_pricing_units: row.number(Col::PricingQuantity)?.unwrap_or(0.0),
                     usage_pricing_unit: &pricing_unit,
                     cost,
                     currency: &currency,
@@ -462,7 +465,10 @@ mod tests {
         assert_eq!(provider_id("Google Cloud"), "gcp");
         assert_eq!(provider_id("Microsoft"), "azure");
         assert_eq!(provider_id("Microsoft Azure"), "azure");
-        assert_eq!(provider_id("Oracle Cloud Infrastructure"), "oracle cloud infrastructure");
+        assert_eq!(
+            provider_id("Oracle Cloud Infrastructure"),
+            "oracle cloud infrastructure"
+        );
         assert_eq!(provider_id(""), "unknown");
         assert_eq!(days_in_month(1_706_745_600_000_000), 29.0); // 2024-02-01
     }

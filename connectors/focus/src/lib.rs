@@ -232,7 +232,9 @@ impl UsageSource for FocusSource {
             ));
         }
         for ((provider, path), rows) in &self.converter.paths {
-            lines.push(format!("FOCUS rows of provider `{provider}`: {rows} by {path}"));
+            lines.push(format!(
+                "FOCUS rows of provider `{provider}`: {rows} by {path}"
+            ));
         }
         lines
     }

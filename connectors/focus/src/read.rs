@@ -144,7 +144,9 @@ fn sniff(path: &Path) -> Result<FileFormat, SourceError> {
     let shown = path.display().to_string();
     let mut head = [0u8; 4];
     let mut file = File::open(path).map_err(|e| SourceError::io(&shown, e))?;
-    let n = file.read(&mut head).map_err(|e| SourceError::io(&shown, e))?;
+    let n = file
+        .read(&mut head)
+        .map_err(|e| SourceError::io(&shown, e))?;
     Ok(if head[..n].starts_with(b"PAR1") {
         FileFormat::Parquet
     } else if head[..n].starts_with(&[0x1f, 0x8b]) {
@@ -184,14 +186,17 @@ fn csv_reader(
     format: FileFormat,
 ) -> Result<csv::Reader<Box<dyn Read>>, SourceError> {
     let handle = File::open(path).map_err(|e| SourceError::io(shown, e))?;
-    let len = handle.metadata().map_err(|e| SourceError::io(shown, e))?.len();
+    let len = handle
+        .metadata()
+        .map_err(|e| SourceError::io(shown, e))?
+        .len();
     if len == 0 {
         return Err(SourceError::invalid(Location::file(shown), "empty file"));
     }
     let input: Box<dyn Read> = if format == FileFormat::GzipCsv {
-        Box::new(CrlfToLf::new(MultiGzDecoder::new(BufReader::with_capacity(
-            BUFFER, handle,
-        ))))
+        Box::new(CrlfToLf::new(MultiGzDecoder::new(
+            BufReader::with_capacity(BUFFER, handle),
+        )))
     } else {
         Box::new(CrlfToLf::new(handle))
     };
@@ -261,7 +266,9 @@ impl<R: Read> Read for CrlfToLf<R> {
 
 fn scan_parquet(path: &Path, shown: &str) -> Result<LazyFrame, SourceError> {
     let polars_err = |e: PolarsError| SourceError::polars(format!("reading {shown}"), e);
-    let len = fs::metadata(path).map_err(|e| SourceError::io(shown, e))?.len();
+    let len = fs::metadata(path)
+        .map_err(|e| SourceError::io(shown, e))?
+        .len();
     if len == 0 {
         return Err(SourceError::invalid(Location::file(shown), "empty file"));
     }
@@ -438,7 +445,9 @@ impl Values {
 
     fn cell(&self, i: usize) -> PolarsResult<Cell<'_>> {
         Ok(match self {
-            Values::Text(ca) => ca.get(i).map_or(Cell::Null, |t| Cell::Text(Cow::Borrowed(t))),
+            Values::Text(ca) => ca
+                .get(i)
+                .map_or(Cell::Null, |t| Cell::Text(Cow::Borrowed(t))),
             Values::Number(ca) => ca.get(i).map_or(Cell::Null, Cell::Number),
             Values::Time(ca) => ca.get(i).map_or(Cell::Null, Cell::Time),
             Values::Date(ca) => ca
@@ -477,11 +486,21 @@ fn read_parquet(file: &DataFile, emitter: &mut Emitter<'_>) -> Result<(), Source
     let polars_err = |e: PolarsError| SourceError::polars(format!("reading {shown}"), e);
     let lf = scan_parquet(&file.path, shown)?;
     let mut projection = vec![col(ROW_INDEX)];
-    projection.extend(file.columns.present.iter().map(|(_, _, name)| col(name.as_str())));
+    projection.extend(
+        file.columns
+            .present
+            .iter()
+            .map(|(_, _, name)| col(name.as_str())),
+    );
     let batches = lf
         .with_row_index(ROW_INDEX, None)
         .select(projection)
-        .collect_batches(Engine::Streaming, true, NonZeroUsize::new(BATCH_ROWS), false)
+        .collect_batches(
+            Engine::Streaming,
+            true,
+            NonZeroUsize::new(BATCH_ROWS),
+            false,
+        )
         .map_err(polars_err)?;
     for batch in batches {
         let df = batch.map_err(polars_err)?;
@@ -534,7 +553,11 @@ mod tests {
     fn crlf_becomes_lf_across_chunk_boundaries() {
         let input = b"a,b\r\n1,2\r\n\r\nx\ry\r";
         for chunk in [1, 2, 3, 64] {
-            assert_eq!(through(input, chunk), b"a,b\n1,2\n\nx\ry\r", "chunk {chunk}");
+            assert_eq!(
+                through(input, chunk),
+                b"a,b\n1,2\n\nx\ry\r",
+                "chunk {chunk}"
+            );
         }
     }
 }

@@ -87,7 +87,11 @@ pub fn parse_time(text: &str) -> Option<i64> {
     if let Some(naive) = t.strip_suffix('Z').or_else(|| t.strip_suffix('z')) {
         return naive_utc(naive);
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%:z"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%:z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(t, format) {
             return Some(dt.to_utc().timestamp_micros());
         }
@@ -161,7 +165,13 @@ mod tests {
         ] {
             assert_eq!(parse_time(t), Some(JAN_1), "{t}");
         }
-        for bad in ["5/1/25", "2023-02-01T30:00:00Z", "", "2024-13-01", "yesterday"] {
+        for bad in [
+            "5/1/25",
+            "2023-02-01T30:00:00Z",
+            "",
+            "2024-13-01",
+            "yesterday",
+        ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
     }
@@ -180,7 +190,10 @@ mod tests {
         for t in ["", " ", "NULL", "null", "None"] {
             assert!(Cell::Text(Cow::Borrowed(t)).text().is_none(), "{t}");
         }
-        assert_eq!(Cell::Text(Cow::Borrowed(" x ")).text().as_deref(), Some("x"));
+        assert_eq!(
+            Cell::Text(Cow::Borrowed(" x ")).text().as_deref(),
+            Some("x")
+        );
     }
 
     #[test]

@@ -65,7 +65,9 @@ fn is_null(v: &str) -> bool {
 fn strings(df: &DataFrame, name: &str) -> Vec<Option<String>> {
     let column = df.column(name).unwrap().as_materialized_series().rechunk();
     let ca = column.str().unwrap();
-    (0..ca.len()).map(|i| ca.get(i).map(str::to_owned)).collect()
+    (0..ca.len())
+        .map(|i| ca.get(i).map(str::to_owned))
+        .collect()
 }
 
 fn floats(df: &DataFrame, name: &str) -> Vec<f64> {
@@ -75,7 +77,11 @@ fn floats(df: &DataFrame, name: &str) -> Vec<f64> {
 }
 
 fn lines(df: &DataFrame) -> Vec<u64> {
-    let column = df.column("source_line").unwrap().as_materialized_series().rechunk();
+    let column = df
+        .column("source_line")
+        .unwrap()
+        .as_materialized_series()
+        .rechunk();
     let ca = column.u64().unwrap();
     (0..ca.len()).map(|i| ca.get(i).unwrap()).collect()
 }
@@ -102,7 +108,11 @@ fn commitment_examples_count_usage_once_and_reconcile_every_cost() {
         let expected = rows(&path);
         for cost in [FocusCost::Effective, FocusCost::Billed] {
             let (df, totals) = read(&path, cost).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(df.height(), expected.len(), "{name}: one usage row per input row");
+            assert_eq!(
+                df.height(),
+                expected.len(),
+                "{name}: one usage row per input row"
+            );
             assert_eq!(totals.rows as usize, expected.len());
             let column = cost.column_name();
             let want: f64 = expected
@@ -111,25 +121,38 @@ fn commitment_examples_count_usage_once_and_reconcile_every_cost() {
                 .sum();
             // No BillingCurrency in the examples: the cost is counted under `XXX`.
             assert_eq!(totals.cost.keys().collect::<Vec<_>>(), vec![NO_CURRENCY]);
-            assert!((totals.cost[NO_CURRENCY] - want).abs() < 1e-9, "{name} {column}");
+            assert!(
+                (totals.cost[NO_CURRENCY] - want).abs() < 1e-9,
+                "{name} {column}"
+            );
             let out: f64 = floats(&df, "cost").iter().sum();
-            assert!((out - want).abs() < 1e-9, "{name}: ledger cost {out} vs {want}");
+            assert!(
+                (out - want).abs() < 1e-9,
+                "{name}: ledger cost {out} vs {want}"
+            );
 
             let classes = strings(&df, "usage_class");
             let amounts = floats(&df, "usage_amount");
             let physical: Vec<f64> = (0..df.height())
                 .map(|i| {
-                    ["vcpu_hours", "gpu_hours", "memory_gb_hours", "storage_tb_hours"]
-                        .iter()
-                        .chain(["network_gb"].iter())
-                        .map(|c| floats(&df, c)[i])
-                        .sum()
+                    [
+                        "vcpu_hours",
+                        "gpu_hours",
+                        "memory_gb_hours",
+                        "storage_tb_hours",
+                    ]
+                    .iter()
+                    .chain(["network_gb"].iter())
+                    .map(|c| floats(&df, c)[i])
+                    .sum()
                 })
                 .collect();
             let lines = lines(&df);
             for (i, row) in expected.iter().enumerate() {
                 let category = row["ChargeCategory"].as_str();
-                let status = row.get("CommitmentDiscountStatus").map_or("", |s| s.as_str());
+                let status = row
+                    .get("CommitmentDiscountStatus")
+                    .map_or("", |s| s.as_str());
                 let class = classes[i].as_deref().unwrap();
                 if category != "Usage" || status.eq_ignore_ascii_case("Unused") {
                     // Purchases and the unused part of a commitment carry no usage (the
@@ -185,7 +208,12 @@ fn the_zero_utilisation_example_excludes_the_unused_hour() {
     );
     let reasons = strings(&df, "exclusion_reason");
     assert!(reasons[0].as_deref().unwrap().starts_with("purchase"));
-    assert!(reasons[1].as_deref().unwrap().starts_with("unused commitment"));
+    assert!(
+        reasons[1]
+            .as_deref()
+            .unwrap()
+            .starts_with("unused commitment")
+    );
     let expected: f64 = rows(&path)
         .iter()
         .map(|r| r["EffectiveCost"].parse::<f64>().unwrap())
@@ -197,8 +225,14 @@ fn the_zero_utilisation_example_excludes_the_unused_hour() {
 fn examples_with_impossible_values_name_the_line_and_column() {
     // Purchase scenarios 2 and 3 end a charge period at hour 30.
     for (name, line) in [
-        ("commitment_discount_scenarios__commitment_discount_purchase_scenario_2.csv", 4),
-        ("commitment_discount_scenarios__commitment_discount_purchase_scenario_3.csv", 5),
+        (
+            "commitment_discount_scenarios__commitment_discount_purchase_scenario_2.csv",
+            4,
+        ),
+        (
+            "commitment_discount_scenarios__commitment_discount_purchase_scenario_3.csv",
+            5,
+        ),
     ] {
         let path = examples().join(name);
         let err = read(&path, FocusCost::Effective).unwrap_err().to_string();
@@ -228,7 +262,10 @@ fn saas_examples_in_spreadsheet_formats_are_rejected_precisely() {
         let (column, value) = if first["EffectiveCost"].trim().parse::<f64>().is_err() {
             ("EffectiveCost", first["EffectiveCost"].trim().to_owned())
         } else {
-            ("ChargePeriodStart", first["ChargePeriodStart"].trim().to_owned())
+            (
+                "ChargePeriodStart",
+                first["ChargePeriodStart"].trim().to_owned(),
+            )
         };
         let err = read(&path, FocusCost::Effective).unwrap_err().to_string();
         assert!(
