@@ -22,6 +22,7 @@
 //! The row's `cost` is the chosen [`FocusCost`] column; every row's cost is added to the
 //! input totals from the raw value before any of this.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -57,11 +58,9 @@ impl RowView<'_, '_> {
             .in_column(self.columns.shown(col))
     }
 
-    fn text(&self, col: Col) -> String {
-        self.cells[col as usize]
-            .text()
-            .map(|t| t.into_owned())
-            .unwrap_or_default()
+    /// The cell's text, empty when null; borrowed from the read buffers where it can be.
+    fn text(&self, col: Col) -> Cow<'_, str> {
+        self.cells[col as usize].text().unwrap_or(Cow::Borrowed(""))
     }
 
     fn number(&self, col: Col) -> Result<Option<f64>, SourceError> {
@@ -165,7 +164,7 @@ impl Converter {
         })?;
         let currency = match row.text(Col::BillingCurrency) {
             c if !c.is_empty() => c,
-            _ if !row.columns.has(Col::BillingCurrency) => NO_CURRENCY.to_owned(),
+            _ if !row.columns.has(Col::BillingCurrency) => Cow::Borrowed(NO_CURRENCY),
             _ => {
                 return Err(SourceError::invalid(
                     row.at(Col::BillingCurrency),
@@ -174,7 +173,12 @@ impl Converter {
             }
         };
         totals.rows += 1;
-        *totals.cost.entry(currency.clone()).or_default() += cost;
+        match totals.cost.get_mut(&*currency) {
+            Some(sum) => *sum += cost,
+            None => {
+                totals.cost.insert(currency.to_string(), cost);
+            }
+        }
 
         let start = row.time(Col::ChargePeriodStart)?;
         let end = row.time(Col::ChargePeriodEnd)?;
@@ -273,7 +277,7 @@ impl Converter {
             billing_account: &billing_account,
             usage_account: &usage_account,
             service: &service,
-            region: (!region.is_empty()).then_some(region.as_str()),
+            region: (!region.is_empty()).then_some(&*region),
             region_note: region.is_empty().then_some("no RegionId in the FOCUS row"),
             usage_type: &usage_type,
             charge_type: category,
@@ -428,11 +432,11 @@ impl Converter {
 }
 
 /// The first non-null text among `cols`.
-fn first_of(row: &RowView<'_, '_>, cols: &[Col]) -> String {
+fn first_of<'r>(row: &'r RowView<'_, '_>, cols: &[Col]) -> Cow<'r, str> {
     cols.iter()
         .map(|c| row.text(*c))
         .find(|t| !t.is_empty())
-        .unwrap_or_default()
+        .unwrap_or(Cow::Borrowed(""))
 }
 
 /// Days in the UTC month holding `us` (microseconds since the epoch).
