@@ -499,3 +499,51 @@ fn focus_is_told_from_native_formats() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("column `BillingCurrency`: required column"));
 }
+
+#[test]
+fn cost_flags_choose_the_focus_cost_column() {
+    let path = focus("aws_focus_1_2.csv");
+    let raw = csv_rows(&path);
+    let sum = |column: &str| raw.iter().map(|r| number(r, column)).sum::<f64>();
+    // Billed and effective cost differ in this file (commitments), list cost too.
+    assert!(!close(sum("BilledCost"), sum("EffectiveCost")));
+    assert!(!close(sum("ListCost"), sum("BilledCost")));
+    let cases: [(&[&str], &str); 7] = [
+        (&[], "EffectiveCost"),
+        (&["--cost", "unblended"], "BilledCost"),
+        (&["--cost", "net-unblended"], "BilledCost"),
+        (&["--cost", "amortized"], "EffectiveCost"),
+        (&["--method", "ccf"], "EffectiveCost"),
+        (&["--focus-cost", "list"], "ListCost"),
+        (
+            &["--cost", "unblended", "--focus-cost", "contracted"],
+            "ContractedCost",
+        ),
+    ];
+    for (flags, column) in cases {
+        let (rows, _) = estimate(&path, flags);
+        assert!(
+            close(total(&rows, "cost"), sum(column)),
+            "{flags:?}: {column}"
+        );
+    }
+}
+
+#[test]
+fn a_folder_of_two_versions_reports_both() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["aws_focus_1_2.csv", "azure_focus_1_0.csv"] {
+        std::fs::copy(focus(name), dir.path().join(name)).unwrap();
+    }
+    let (rows, log) = estimate(dir.path(), &[]);
+    let expected =
+        csv_rows(&focus("aws_focus_1_2.csv")).len() + csv_rows(&focus("azure_focus_1_0.csv")).len();
+    assert_eq!(rows.len(), expected);
+    assert!(
+        log.contains("FOCUS 1.2 (CSV)") && log.contains("FOCUS 1.0 (CSV)"),
+        "{log}"
+    );
+    let providers: std::collections::BTreeSet<_> =
+        rows.iter().map(|r| r["provider"].as_str()).collect();
+    assert_eq!(providers.into_iter().collect::<Vec<_>>(), ["aws", "azure"]);
+}
