@@ -458,6 +458,7 @@ fn broken_files_fail_naming_file_line_and_column() {
         ),
         ("truncated.csv.gz", "gzip data is broken or truncated"),
         ("truncated_line.csv", "line 4, column `"),
+        ("truncated.parquet", "The file must end with PAR1"),
         ("empty.csv", "empty file"),
     ];
     for (name, expected) in cases {
