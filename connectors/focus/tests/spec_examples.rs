@@ -87,10 +87,22 @@ fn lines(df: &DataFrame) -> Vec<u64> {
 }
 
 const READABLE: [&str; 8] = [
-    "commitment_discount_flexibility__one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource.csv",
-    "commitment_discount_flexibility__one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources.csv",
-    "commitment_discount_flexibility__one_hundred_percent_utilization_without_commitment_discount_flexibility.csv",
-    "commitment_discount_flexibility__zero_percent_utilization_without_commitment_discount_flexibility.csv",
+    concat!(
+        "commitment_discount_flexibility__one_hundred_percent_utilization_with_",
+        "commitment_discount_flexibility_with_1_resource.csv"
+    ),
+    concat!(
+        "commitment_discount_flexibility__one_hundred_percent_utilization_with_",
+        "commitment_discount_flexibility_with_2_resources.csv"
+    ),
+    concat!(
+        "commitment_discount_flexibility__one_hundred_percent_utilization_without_",
+        "commitment_discount_flexibility.csv"
+    ),
+    concat!(
+        "commitment_discount_flexibility__zero_percent_utilization_without_",
+        "commitment_discount_flexibility.csv"
+    ),
     "commitment_discount_scenarios__commitment_discount_purchase_scenario_1.csv",
     "commitment_discount_scenarios__commitment_discount_usage_scenario_1.csv",
     "commitment_discount_scenarios__commitment_discount_usage_scenario_2.csv",
