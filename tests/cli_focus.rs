@@ -300,6 +300,8 @@ fn commitments_count_usage_once_and_every_cost_reconciles() {
         let lines = by_line(&rows);
         for (i, r) in raw.iter().enumerate() {
             let row = lines[&(i as u64 + 2)];
+            // Every AWS row, whatever its class, has the product code as its service.
+            assert_eq!(row["service"], r["x_ServiceCode"], "line {}", i + 2);
             let why = row["exclusion_reason"].as_str();
             let expect = match r["ChargeCategory"].as_str() {
                 _ if r["ChargeClass"] == "Correction" => "correction",

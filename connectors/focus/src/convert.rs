@@ -182,6 +182,12 @@ impl Converter {
 
         let start = row.time(Col::ChargePeriodStart)?;
         let end = row.time(Col::ChargePeriodEnd)?;
+        if end < start {
+            return Err(SourceError::invalid(
+                row.at(Col::ChargePeriodEnd),
+                "the charge period ends before it starts (ChargePeriodEnd < ChargePeriodStart)",
+            ));
+        }
         let category_text = row.text(Col::ChargeCategory);
         let category = canonical(&category_text, &CATEGORIES).ok_or_else(|| {
             let shown = if category_text.is_empty() {
@@ -237,7 +243,14 @@ impl Converter {
 
         let provider_name = row.text(Col::ProviderName);
         let provider = provider_id(&provider_name);
-        let service = row.text(Col::ServiceName);
+        // AWS rows carry the product code as their service (`AmazonEC2`), as the AWS
+        // connector writes it, whatever their class; AWS's FOCUS export has it in
+        // `x_ServiceCode` (its `ServiceName` is the long name).
+        let service = if provider == "aws" {
+            first_of(row, &[Col::XServiceCode, Col::ServiceName])
+        } else {
+            row.text(Col::ServiceName)
+        };
         let region = row.text(Col::RegionId);
         let consumed_unit = row.text(Col::ConsumedUnit);
         let usage_unit = if consumed_unit.is_empty() {
@@ -310,7 +323,6 @@ impl Converter {
         match provider.as_str() {
             "aws" => {
                 self.count(&provider, "AWS connector");
-                let product_code = first_of(row, &[Col::XServiceCode, Col::ServiceName]);
                 let operation = row.text(Col::XOperation);
                 // The CUR-to-FOCUS conversion maps a Savings Plan negation to a Usage row;
                 // only its description still says what it is.
@@ -325,7 +337,7 @@ impl Converter {
                     end_us: end,
                     billing_account: &billing_account,
                     usage_account: &usage_account,
-                    product_code: &product_code,
+                    product_code: &service,
                     usage_type: &usage_type,
                     pricing_unit: &usage_unit,
                     line_item_type,
