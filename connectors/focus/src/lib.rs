@@ -248,6 +248,12 @@ pub fn is_focus_file(path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let format = FileFormat::from_name(&name).unwrap_or(FileFormat::Csv);
+    let format = match FileFormat::from_name(&name) {
+        Some(format) => format,
+        None => match read::sniff(path) {
+            Ok(format) => format,
+            Err(_) => return false,
+        },
+    };
     read::header_of(path, &shown, format).is_ok_and(|h| looks_like_focus(&h))
 }

@@ -140,7 +140,7 @@ fn walk(
     Ok(())
 }
 
-fn sniff(path: &Path) -> Result<FileFormat, SourceError> {
+pub fn sniff(path: &Path) -> Result<FileFormat, SourceError> {
     let shown = path.display().to_string();
     let mut head = [0u8; 4];
     let mut file = File::open(path).map_err(|e| SourceError::io(&shown, e))?;
