@@ -298,3 +298,27 @@ fn without_partial_a_spec_example_lacks_mandatory_columns() {
         "{err}"
     );
 }
+
+#[test]
+fn describe_reports_the_version_the_columns_tell() {
+    let factors = Arc::new(FactorSet::embedded("default").unwrap());
+    for (name, version) in [
+        // CommitmentDiscountQuantity and CommitmentDiscountUnit arrived in 1.1.
+        (READABLE[5], "1.1"),
+        // PricingCurrency arrived in 1.2.
+        (
+            "saas_examples__virtual_currency_pricing_model_a1.csv",
+            "1.2",
+        ),
+    ] {
+        let path = examples().join(name);
+        let source =
+            FocusSource::open(&path, Arc::clone(&factors), options(FocusCost::Billed)).unwrap();
+        let described = source.describe();
+        assert!(
+            described.starts_with(&format!("FOCUS {version} file "))
+                && described.ends_with("(CSV, cost billed: BilledCost)"),
+            "{described}"
+        );
+    }
+}
