@@ -569,3 +569,37 @@ fn a_folder_of_two_versions_reports_both() {
         rows.iter().map(|r| r["provider"].as_str()).collect();
     assert_eq!(providers.into_iter().collect::<Vec<_>>(), ["aws", "azure"]);
 }
+
+#[test]
+fn aws_rows_without_the_aws_columns_degrade_to_the_generic_classifier() {
+    // "FOCUS 1.2" without "with AWS columns": no x_UsageType, x_Operation, x_ServiceCode.
+    let raw = csv_rows(&focus("aws_focus_1_2.csv"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aws_plain.csv");
+    let mut writer = csv::Writer::from_path(&path).unwrap();
+    let header: Vec<&String> = raw[0].keys().filter(|k| !k.starts_with("x_")).collect();
+    writer.write_record(&header).unwrap();
+    for r in &raw {
+        writer
+            .write_record(header.iter().map(|h| r[*h].as_str()))
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    let (rows, log) = estimate(&path, &[]);
+    assert_eq!(rows.len(), raw.len());
+    let input: f64 = raw.iter().map(|r| number(r, "EffectiveCost")).sum();
+    assert!(close(total(&rows, "cost"), input));
+    // The charge rules do not need the AWS columns; the sizing does: no instance is sized.
+    let (with, _) = estimate(&focus("aws_focus_1_2.csv"), &[]);
+    let excluded = |rows: &[Row]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r["usage_class"] == "excluded")
+            .map(|r| r["source_line"].clone())
+            .collect()
+    };
+    assert!(excluded(&with).iter().all(|l| excluded(&rows).contains(l)));
+    assert!(rows.iter().all(|r| r["usage_class"] != "compute"));
+    assert!(total(&with, "vcpu_hours") > 0.0);
+    assert!(log.contains("by generic FOCUS classifier"), "{log}");
+    assert!(!log.contains("by AWS connector"), "{log}");
+}
