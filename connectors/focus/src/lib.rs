@@ -4,11 +4,11 @@
 //!
 //! Physical usage comes from `ConsumedQuantity` in `ConsumedUnit`, and only from `Usage` rows
 //! that are not corrections and not the unused part of a commitment (see `convert`). AWS rows
-//! go through the AWS connector's line converter (with `x_UsageType`, `x_Operation`,
-//! `x_ServiceCode` where the export has them), Google Cloud rows through the GCP connector's,
-//! other providers through a generic classifier (`classify`); quantities are therefore in the
-//! schema's units as those connectors make them: vCPU-hours, GPU-hours, memory GB-hours,
-//! storage TB-hours and network GB.
+//! with AWS's `x_UsageType` (and `x_Operation`, `x_ServiceCode`) go through the AWS
+//! connector's line converter, Google Cloud rows with a SKU description through the GCP
+//! connector's, the other rows and providers (Azure for now) through a generic classifier
+//! (`classify`); quantities are in the schema's units: vCPU-hours, GPU-hours, memory
+//! GB-hours, storage TB-hours (10^12 byte-hours) and network GB (10^9 bytes).
 //!
 //! The cost is one FOCUS cost column, [`FocusCost`] (by default `EffectiveCost`), for the rows
 //! and for the input totals alike. The version of each file is told from its columns
