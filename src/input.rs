@@ -8,6 +8,7 @@ use std::sync::Arc;
 use carbonledger_aws::{CurOptions, CurSource};
 use carbonledger_aws_cloud::{Connection, S3ExportSource, S3Options, S3Url};
 use carbonledger_factors::FactorSet;
+use carbonledger_focus::{FocusOptions, FocusSource};
 use carbonledger_gcp::{GcpExportSource, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageSource};
 use flate2::read::MultiGzDecoder;
@@ -26,13 +27,14 @@ pub enum Provider {
 
 /// Opens `path` with the connector of `provider`, detecting the provider from the first data
 /// file's header when not given. `options` are the AWS connector's (cost measure, CCF quirks),
-/// `gcp` the GCP connector's.
+/// `gcp` the GCP connector's, `focus` the FOCUS connector's.
 pub fn open(
     path: &Path,
     provider: Option<Provider>,
     factors: Arc<FactorSet>,
     options: CurOptions,
     gcp: GcpOptions,
+    focus: FocusOptions,
 ) -> Result<Box<dyn UsageSource>, Error> {
     let provider = match provider {
         Some(p) => p,
@@ -41,9 +43,10 @@ pub fn open(
     match provider {
         Provider::Aws => Ok(Box::new(CurSource::open(path, factors, options)?)),
         Provider::Gcp => Ok(Box::new(GcpExportSource::open(path, factors, gcp)?)),
+        Provider::Focus => Ok(Box::new(FocusSource::open(path, factors, focus)?)),
         other => Err(Error::Usage(format!(
-            "the {other:?} connector is not available in this version; only AWS CUR files and \
-             GCP billing exports are"
+            "the {other:?} connector is not available in this version; only AWS CUR files, \
+             GCP billing exports and FOCUS files are"
         ))),
     }
 }
@@ -85,6 +88,11 @@ pub fn detect(path: &Path) -> Result<Provider, Error> {
         )
     })?;
     let header = read_header(&file)?;
+    // FOCUS first: a FOCUS export with provider columns (`x_UsageType`) is still FOCUS, and
+    // no native format (CUR, GCP export, Azure's cost details) has FOCUS's column names.
+    if carbonledger_focus::looks_like_focus(&header) || carbonledger_focus::is_focus_file(&file) {
+        return Ok(Provider::Focus);
+    }
     if carbonledger_aws::looks_like_cur(&header) {
         return Ok(Provider::Aws);
     }
@@ -93,7 +101,7 @@ pub fn detect(path: &Path) -> Result<Provider, Error> {
     }
     let message = format!(
         "not a billing file this version reads: the header ({} columns, starting `{}`) is \
-         neither an AWS CUR header nor a GCP billing export's",
+         neither an AWS CUR header, a GCP billing export's nor a FOCUS header",
         header.len(),
         header.iter().take(3).cloned().collect::<Vec<_>>().join(",")
     );

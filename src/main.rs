@@ -13,6 +13,7 @@ use carbonledger::output::Format;
 use carbonledger::run::{self, BigQueryRequest, CostExplorerRequest, EstimateRequest};
 use carbonledger_aws::CostMeasure;
 use carbonledger_aws_cloud::{Connection, CostMetric, Granularity};
+use carbonledger_focus::FocusCost;
 use carbonledger_gcp::GcpCost;
 use carbonledger_gcp::bigquery::{BigQueryAuth, Granularity as BqGranularity};
 use chrono::{Datelike, NaiveDate};
@@ -142,6 +143,19 @@ struct EstimateArgs {
     /// sums), net with --method default].
     #[arg(long, value_enum)]
     gcp_cost: Option<GcpCostArg>,
+    /// The FOCUS cost column carried into the ledger: `effective` (EffectiveCost, amortized),
+    /// `billed` (BilledCost, invoiced), `list` (ListCost) or `contracted` (ContractedCost)
+    /// [default: billed with --cost unblended or net-unblended, else effective].
+    #[arg(long, value_enum)]
+    focus_cost: Option<FocusCostArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FocusCostArg {
+    Effective,
+    Billed,
+    List,
+    Contracted,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -308,6 +322,16 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         (Some(GcpCostArg::Net), _) | (None, Method::Default) => GcpCost::Net,
         (Some(GcpCostArg::NetExceptPromotions), _) => GcpCost::NetExceptPromotions,
     };
+    // FOCUS has no blended cost: an AWS cost flag maps onto the FOCUS column nearest to it
+    // (BilledCost is AWS's net unblended cost, EffectiveCost its amortized cost).
+    let focus_cost = match (args.focus_cost, args.cost) {
+        (Some(FocusCostArg::Effective), _) => FocusCost::Effective,
+        (Some(FocusCostArg::Billed), _) => FocusCost::Billed,
+        (Some(FocusCostArg::List), _) => FocusCost::List,
+        (Some(FocusCostArg::Contracted), _) => FocusCost::Contracted,
+        (None, Some(CostArg::Unblended | CostArg::NetUnblended)) => FocusCost::Billed,
+        (None, _) => FocusCost::Effective,
+    };
     let cost_explorer = if args.cost_explorer {
         let today = chrono::Utc::now().date_naive();
         let (start, end) = period(args.period.as_deref(), today)?;
@@ -377,6 +401,7 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         output: args.output,
         cost,
         gcp_cost,
+        focus_cost,
         connection: Connection {
             endpoint_url: args.endpoint_url,
             region: args.region,

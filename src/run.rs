@@ -10,6 +10,7 @@ use carbonledger_aws_cloud::{
     Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
 };
 use carbonledger_factors::FactorSet;
+use carbonledger_focus::{FocusCost, FocusOptions};
 use carbonledger_gcp::bigquery::{
     BigQueryAuth, BigQueryOptions, BigQuerySource, Granularity as BqGranularity,
 };
@@ -46,6 +47,8 @@ pub struct EstimateRequest {
     pub cost: CostMeasure,
     /// The GCP cost measure (for GCP billing exports).
     pub gcp_cost: GcpCost,
+    /// The FOCUS cost column (for FOCUS files).
+    pub focus_cost: FocusCost,
     /// How to reach AWS for `s3://` inputs and Cost Explorer.
     pub connection: Connection,
     /// Read the Cost Explorer API instead of `input`.
@@ -125,6 +128,11 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
         cost: request.gcp_cost,
         ccf_quirks: request.method == Method::Ccf,
     };
+    let focus = FocusOptions {
+        cost: request.focus_cost,
+        ccf_quirks: request.method == Method::Ccf,
+        partial: false,
+    };
     let mut sample_dir = None;
     let mut relabel = None;
     let what = (
@@ -152,7 +160,14 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
                     &request.connection,
                 )?
             } else {
-                input::open(path, request.provider, Arc::clone(&factors), options, gcp)?
+                input::open(
+                    path,
+                    request.provider,
+                    Arc::clone(&factors),
+                    options,
+                    gcp,
+                    focus,
+                )?
             }
         }
         (None, None, true, None) => {
@@ -163,7 +178,14 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
             relabel = Some(sample::LABEL);
             let path = sample::write_to(dir.path())?;
             sample_dir = Some(dir);
-            input::open(&path, request.provider, Arc::clone(&factors), options, gcp)?
+            input::open(
+                &path,
+                request.provider,
+                Arc::clone(&factors),
+                options,
+                gcp,
+                focus,
+            )?
         }
         _ => {
             return Err(Error::Usage(

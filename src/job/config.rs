@@ -127,7 +127,8 @@ impl SourceKind {
     fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             SourceKind::AwsCur | SourceKind::GcpExport => (&["path"], &["cost"]),
-            SourceKind::Focus | SourceKind::AzureExport => (&["path"], &[]),
+            SourceKind::Focus => (&["path"], &["cost"]),
+            SourceKind::AzureExport => (&["path"], &[]),
             SourceKind::AwsS3 => (&["url"], &["cost", "endpoint_url", "region"]),
             SourceKind::CostExplorer => (
                 &[],

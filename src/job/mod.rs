@@ -13,6 +13,7 @@ use std::time::UNIX_EPOCH;
 
 use carbonledger_aws::CostMeasure;
 use carbonledger_aws_cloud::{Connection, CostMetric, Granularity};
+use carbonledger_focus::FocusCost;
 use carbonledger_gcp::GcpCost;
 use carbonledger_gcp::bigquery::{BigQueryAuth, Granularity as BqGranularity};
 use chrono::NaiveDate;
@@ -239,6 +240,17 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
             _ => GcpCost::Net,
         },
     };
+    let focus_cost = match source.cost.as_deref() {
+        None => FocusCost::Effective,
+        Some(text) if source.kind == SourceKind::Focus => {
+            FocusCost::parse(text).ok_or_else(|| {
+                bad(format!(
+                    "cost \"{text}\": expected effective, billed, list or contracted"
+                ))
+            })?
+        }
+        Some(_) => FocusCost::Effective,
+    };
     let provider = match source.kind {
         SourceKind::AwsCur | SourceKind::AwsS3 => Some(Provider::Aws),
         SourceKind::GcpExport => Some(Provider::Gcp),
@@ -295,6 +307,7 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         output: None,
         cost: aws_cost,
         gcp_cost,
+        focus_cost,
         connection: Connection {
             endpoint_url: source.endpoint_url.clone(),
             region: source.region.clone(),
