@@ -214,3 +214,52 @@ fn focus_output_refuses_grouping() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--group-by"), "{stderr}");
 }
+
+/// Reads a grouped CSV (one row per provider and currency) into its header and first row.
+fn grouped(out: &Output) -> HashMap<String, String> {
+    let mut csv = csv::Reader::from_reader(out.stdout.as_slice());
+    let header: Vec<String> = csv
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let row = csv.records().next().expect("one group").expect("record");
+    header
+        .into_iter()
+        .zip(row.iter().map(String::from))
+        .collect()
+}
+
+#[test]
+fn the_focus_output_read_back_by_the_focus_connector_gives_the_same_ledger_totals() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let focus = dir.path().join("ledger-focus.csv");
+    let focus = focus.to_str().expect("utf-8");
+    ok(run(&[
+        "estimate", "--sample", "--format", "focus", "--output", focus,
+    ]));
+    let keys = ["--group-by", "provider", "--format", "csv"];
+    let native = ok(run(&[&["estimate", "--sample"][..], &keys].concat()));
+    // The sample is read at unblended cost, which the output put in BilledCost.
+    let back = ok(run(&[
+        &["estimate", "--input", focus, "--focus-cost", "billed"][..],
+        &keys,
+    ]
+    .concat()));
+    assert!(String::from_utf8_lossy(&back.stderr).contains("FOCUS 1."));
+    let (a, b) = (grouped(&native), grouped(&back));
+    assert_eq!(a["rows"], b["rows"]);
+    for column in [
+        "cost",
+        "energy_kwh",
+        "scope2_location_kg",
+        "scope3_embodied_kg",
+    ] {
+        let (x, y): (f64, f64) = (a[column].parse().expect("x"), b[column].parse().expect("y"));
+        assert!(
+            x > 0.0 && close(x, y),
+            "{column}: native {x}, through FOCUS {y}"
+        );
+    }
+}
