@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use carbonledger_aws::{CurOptions, CurSource};
-use carbonledger_aws_cloud::{Connection, S3ExportSource, S3Options, S3Url};
+use carbonledger_aws_cloud::{Connection, ExportKind, S3ExportSource, S3Options, S3Url};
 use carbonledger_factors::FactorSet;
 use carbonledger_focus::{FocusOptions, FocusSource};
 use carbonledger_gcp::{GcpExportSource, GcpOptions};
@@ -51,21 +51,27 @@ pub fn open(
     }
 }
 
-/// Opens an `s3://bucket/prefix` export. Only AWS exports (legacy CUR, CUR 2.0 / Data
-/// Exports) are read from S3 in this version.
+/// Opens an `s3://bucket/prefix` export: a legacy CUR, a CUR 2.0 or a FOCUS Data Export (told
+/// from the first part's header unless `provider` says `aws` or `focus`).
 pub fn open_s3(
     url: &str,
     provider: Option<Provider>,
     factors: Arc<FactorSet>,
     options: CurOptions,
+    focus: FocusOptions,
     connection: &Connection,
 ) -> Result<Box<dyn UsageSource>, Error> {
-    if let Some(other) = provider.filter(|p| *p != Provider::Aws) {
-        return Err(Error::Usage(format!(
-            "--provider {other:?} cannot read from S3 in this version; S3 inputs are AWS CUR \
-             or Data Exports deliveries"
-        )));
-    }
+    let kind = match provider {
+        None => ExportKind::Detect,
+        Some(Provider::Aws) => ExportKind::Cur,
+        Some(Provider::Focus) => ExportKind::Focus,
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "--provider {other:?} cannot read from S3; S3 inputs are AWS CUR, Data Exports \
+                 or FOCUS deliveries"
+            )));
+        }
+    };
     let url = S3Url::parse(url).unwrap_or_else(|| {
         Err(SourceError::invalid(
             Location::file(url),
@@ -75,6 +81,8 @@ pub fn open_s3(
     let options = S3Options {
         connection: connection.clone(),
         cur: options,
+        focus,
+        kind,
     };
     Ok(Box::new(S3ExportSource::open(url, factors, options)?))
 }

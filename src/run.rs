@@ -157,6 +157,7 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
                     request.provider,
                     Arc::clone(&factors),
                     options,
+                    focus,
                     &request.connection,
                 )?
             } else {

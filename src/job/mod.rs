@@ -252,7 +252,9 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         Some(_) => FocusCost::Effective,
     };
     let provider = match source.kind {
-        SourceKind::AwsCur | SourceKind::AwsS3 => Some(Provider::Aws),
+        SourceKind::AwsCur => Some(Provider::Aws),
+        // A CUR, a CUR 2.0 or a FOCUS Data Export: told from the first part.
+        SourceKind::AwsS3 => None,
         SourceKind::GcpExport => Some(Provider::Gcp),
         SourceKind::Focus => Some(Provider::Focus),
         SourceKind::AzureExport => Some(Provider::Azure),

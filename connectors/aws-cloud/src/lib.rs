@@ -16,5 +16,5 @@ pub mod sdk;
 mod services;
 
 pub use cost_explorer::{CostExplorerOptions, CostExplorerSource, CostMetric, Granularity};
-pub use s3::{S3ExportSource, S3Options, S3Url};
+pub use s3::{ExportKind, S3ExportSource, S3Options, S3Url};
 pub use sdk::Connection;

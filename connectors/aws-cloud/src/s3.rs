@@ -23,6 +23,7 @@ use aws_sdk_s3::Client;
 use carbonledger_aws::layout::{self, Entry, FileFormat, Listing, Picked};
 use carbonledger_aws::{CurFileReader, CurOptions, LayoutKind};
 use carbonledger_factors::FactorSet;
+use carbonledger_focus::{FocusFileReader, FocusOptions};
 use carbonledger_usage::{CostBasis, InputTotals, Location, SourceError, UsageSource};
 use polars::prelude::DataFrame;
 use tokio::runtime::Runtime;
@@ -70,6 +71,27 @@ impl std::fmt::Display for S3Url {
 pub struct S3Options {
     pub connection: Connection,
     pub cur: CurOptions,
+    /// For FOCUS exports (AWS Data Exports' FOCUS tables).
+    pub focus: FocusOptions,
+    pub kind: ExportKind,
+}
+
+/// What the export holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportKind {
+    /// Told from the first part's header: FOCUS columns, else a CUR.
+    #[default]
+    Detect,
+    /// A legacy CUR or a CUR 2.0 Data Export.
+    Cur,
+    /// A FOCUS Data Export.
+    Focus,
+}
+
+/// The reader of the export's parts, once its kind is known.
+enum Reader {
+    Cur(CurFileReader),
+    Focus(FocusFileReader),
 }
 
 /// A CUR or Data Exports prefix in S3, listed and with its files chosen.
@@ -79,7 +101,10 @@ pub struct S3ExportSource {
     client: Client,
     counter: RequestCounter,
     picked: Picked,
-    reader: CurFileReader,
+    factors: Arc<FactorSet>,
+    options: S3Options,
+    /// `None` until the first part says what the export holds.
+    reader: Option<Reader>,
     /// Bytes downloaded (compressed, as sent).
     downloaded: u64,
     retried_downloads: u64,
@@ -135,13 +160,18 @@ impl S3ExportSource {
             }
             Listed::Folder(entries) => layout::pick(&url.to_string(), entries, &listing)?,
         };
-        let reader = CurFileReader::new(factors, options.cur)?;
+        let reader = match options.kind {
+            ExportKind::Detect => None,
+            kind => Some(reader(kind, &factors, &options)?),
+        };
         Ok(S3ExportSource {
             url,
             runtime,
             client,
             counter,
             picked,
+            factors,
+            options,
             reader,
             downloaded: 0,
             retried_downloads: 0,
@@ -182,7 +212,12 @@ impl UsageSource for S3ExportSource {
     }
 
     fn cost_basis(&self) -> Option<CostBasis> {
-        Some(self.reader.measure().basis())
+        match &self.reader {
+            Some(Reader::Focus(focus)) => Some(focus.cost_basis()),
+            Some(Reader::Cur(cur)) => Some(cur.measure().basis()),
+            // Not read yet: the CUR measure, unless the export is FOCUS.
+            None => Some(self.options.cur.cost.basis()),
+        }
     }
 
     fn read(
@@ -195,14 +230,42 @@ impl UsageSource for S3ExportSource {
             tracing::info!("downloading {shown}");
             let temp = self.download(&file.key, file.format, &shown)?;
             let format = file.format.decompressed();
-            let read = self.reader.read(temp.path(), &shown, format, sink)?;
+            let reader = match self.reader.take() {
+                Some(reader) => reader,
+                None => {
+                    let focus = carbonledger_focus::is_focus_file(temp.path());
+                    let kind = if focus {
+                        ExportKind::Focus
+                    } else {
+                        ExportKind::Cur
+                    };
+                    tracing::info!("{shown}: a {kind:?} export");
+                    reader(kind, &self.factors, &self.options)?
+                }
+            };
+            let reader = self.reader.insert(reader);
+            let read = match reader {
+                Reader::Cur(cur) => cur.read(temp.path(), &shown, format, sink)?,
+                Reader::Focus(focus) => {
+                    let format = if format.is_parquet() {
+                        carbonledger_focus::FileFormat::Parquet
+                    } else {
+                        carbonledger_focus::FileFormat::Csv
+                    };
+                    focus.read(temp.path(), &shown, format, sink)?
+                }
+            };
             totals.add(&read);
         }
         Ok(totals)
     }
 
     fn summary(&self) -> Vec<String> {
-        vec![format!(
+        let mut lines = match &self.reader {
+            Some(Reader::Focus(focus)) => focus.summary(),
+            _ => Vec::new(),
+        };
+        lines.push(format!(
             "S3: {} requests, {:.1} MiB downloaded from {}{}",
             self.counter.attempts(),
             self.downloaded as f64 / (1024.0 * 1024.0),
@@ -212,8 +275,25 @@ impl UsageSource for S3ExportSource {
             } else {
                 String::new()
             }
-        )]
+        ));
+        lines
     }
+}
+
+/// A reader of `kind` (not `Detect`).
+fn reader(
+    kind: ExportKind,
+    factors: &Arc<FactorSet>,
+    options: &S3Options,
+) -> Result<Reader, SourceError> {
+    Ok(match kind {
+        ExportKind::Focus => {
+            Reader::Focus(FocusFileReader::new(Arc::clone(factors), options.focus)?)
+        }
+        ExportKind::Cur | ExportKind::Detect => {
+            Reader::Cur(CurFileReader::new(Arc::clone(factors), options.cur)?)
+        }
+    })
 }
 
 impl S3ExportSource {

@@ -159,25 +159,11 @@ impl FocusSource {
         options: FocusOptions,
     ) -> Result<FocusSource, SourceError> {
         let files = read::discover(path)?;
-        let mut required = vec![
-            Col::ChargePeriodStart,
-            Col::ChargePeriodEnd,
-            Col::ChargeCategory,
-            options.cost.column(),
-        ];
-        if !options.partial {
-            required.extend([
-                Col::BillingCurrency,
-                Col::ProviderName,
-                Col::ServiceName,
-                Col::BillingAccountId,
-            ]);
-        }
         Ok(FocusSource {
             path: path.to_path_buf(),
             files,
             converter: convert::Converter::new(factors, options.cost, options.ccf_quirks)?,
-            required,
+            required: required_columns(options),
         })
     }
 
@@ -189,6 +175,89 @@ impl FocusSource {
     /// The FOCUS versions of the files, told from their columns.
     pub fn versions(&self) -> BTreeSet<FocusVersion> {
         self.files.iter().map(|f| f.columns.version).collect()
+    }
+}
+
+/// The columns a file must have for `options`.
+fn required_columns(options: FocusOptions) -> Vec<Col> {
+    let mut required = vec![
+        Col::ChargePeriodStart,
+        Col::ChargePeriodEnd,
+        Col::ChargeCategory,
+        options.cost.column(),
+    ];
+    if !options.partial {
+        required.extend([
+            Col::BillingCurrency,
+            Col::ProviderName,
+            Col::ServiceName,
+            Col::BillingAccountId,
+        ]);
+    }
+    required
+}
+
+/// Reads FOCUS files one at a time for a caller that fetched them itself (an object in S3
+/// downloaded to a temporary file), naming each as the caller says in rows and errors.
+pub struct FocusFileReader {
+    converter: convert::Converter,
+    required: Vec<Col>,
+    /// What was read: version, format and name of each file.
+    read: Vec<(FocusVersion, FileFormat, String)>,
+}
+
+impl FocusFileReader {
+    pub fn new(factors: Arc<FactorSet>, options: FocusOptions) -> Result<Self, SourceError> {
+        Ok(FocusFileReader {
+            converter: convert::Converter::new(factors, options.cost, options.ccf_quirks)?,
+            required: required_columns(options),
+            read: Vec::new(),
+        })
+    }
+
+    /// Reads the local file `path` (in `format`), named `shown`.
+    pub fn read(
+        &mut self,
+        path: &Path,
+        shown: &str,
+        format: FileFormat,
+        sink: &mut dyn FnMut(DataFrame) -> Result<(), SourceError>,
+    ) -> Result<InputTotals, SourceError> {
+        let header = read::header_of(path, shown, format)?;
+        let columns = columns::ColumnMap::new(&header, shown)?;
+        let file = read::DataFile {
+            path: path.to_path_buf(),
+            shown: shown.to_owned(),
+            format,
+            columns,
+        };
+        let totals = read::read_file(&file, &mut self.converter, &self.required, sink)?;
+        self.read
+            .push((file.columns.version, format, shown.to_owned()));
+        Ok(totals)
+    }
+
+    /// The cost the rows carry.
+    pub fn cost_basis(&self) -> CostBasis {
+        let cost = self.converter.cost;
+        CostBasis::new(cost.focus_column().column(), Some(cost.focus_column()))
+    }
+
+    /// One line per file read, then how rows were classified.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .read
+            .iter()
+            .map(|(version, format, shown)| {
+                format!("FOCUS {version} ({}): {shown}", format.label())
+            })
+            .collect();
+        for ((provider, path), rows) in &self.converter.paths {
+            lines.push(format!(
+                "FOCUS rows of provider `{provider}`: {rows} by {path}"
+            ));
+        }
+        lines
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use carbonledger_aws::{CostMeasure, CurOptions, CurSource, LayoutKind};
 use carbonledger_aws_cloud::{Connection, S3ExportSource, S3Options, S3Url};
 use carbonledger_factors::FactorSet;
+use carbonledger_focus::{FocusOptions, FocusSource};
 use carbonledger_usage::{InputTotals, SourceError, UsageSource};
 use polars::prelude::*;
 
@@ -102,6 +103,8 @@ fn options(endpoint: &str) -> S3Options {
             cost: CostMeasure::Unblended,
             ..CurOptions::default()
         },
+        // What the export holds is told from its first part.
+        ..S3Options::default()
     }
 }
 
@@ -204,6 +207,47 @@ fn a_cur2_parquet_export_reads_like_the_same_folder_on_disk() {
     assert_eq!(rows.height(), csv_rows.height());
     let sum = |df: &DataFrame| df.column("cost").unwrap().f64().unwrap().sum().unwrap();
     assert!((sum(&rows) - sum(&csv_rows)).abs() < 1e-9);
+}
+
+#[test]
+fn a_focus_data_export_is_told_from_its_header_and_reads_like_the_file_on_disk() {
+    // AWS Data Exports deliver FOCUS in the CUR 2.0 layout: data/ and metadata/ per period.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let part = "focus-export/data/BILLING_PERIOD=2026-10/focus-export-00001.csv.gz";
+    let local_file = fixture("focus/aws_focus_1_2.csv.gz");
+    std::fs::create_dir_all(dir.path().join(part).parent().expect("folder")).expect("data");
+    std::fs::copy(&local_file, dir.path().join(part)).expect("part");
+    let manifest = serde_json::json!({
+        "executionId": "00000000-0000-0000-0000-00000000f0c5",
+        "billingPeriod": "2026-10",
+        "dataFiles": [format!("s3://focus-bucket/exports/{part}")],
+    });
+    let metadata = dir
+        .path()
+        .join("focus-export/metadata/BILLING_PERIOD=2026-10/focus-export-Manifest.json");
+    std::fs::create_dir_all(metadata.parent().expect("folder")).expect("metadata");
+    std::fs::write(&metadata, manifest.to_string()).expect("manifest");
+    upload("focus-bucket", "exports", dir.path());
+
+    let mut source =
+        open_s3("s3://focus-bucket/exports/focus-export", &s3_moto().url).expect("opens");
+    assert_eq!(source.layout_kind(), LayoutKind::Cur2Folder);
+    let (rows, totals) = read(&mut source).expect("reads");
+    let mut on_disk = FocusSource::open(&local_file, factors(), FocusOptions::default())
+        .expect("local FOCUS file");
+    let (expected, expected_totals) = read(&mut on_disk).expect("local read");
+    assert_eq!(content(&rows), content(&expected));
+    assert_eq!(totals, expected_totals);
+    assert!(rows.height() > 5);
+    let summary = source.summary().join("\n");
+    assert!(
+        summary.contains("FOCUS 1.2 (CSV): s3://focus-bucket/exports/"),
+        "{summary}"
+    );
+    assert_eq!(
+        source.cost_basis().map(|b| b.name),
+        Some("EffectiveCost".to_owned())
+    );
 }
 
 #[test]
