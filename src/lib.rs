@@ -16,6 +16,7 @@ pub mod input;
 pub mod job;
 pub mod ledger;
 pub mod output;
+pub mod progress;
 pub mod reconcile;
 pub mod run;
 pub mod sample;

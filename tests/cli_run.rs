@@ -144,6 +144,18 @@ fn partitions_hold_what_estimate_gives_and_an_unchanged_rerun_skips() {
             .count()
     );
     assert!(stderr(&first).contains("partitions written [\"provider=aws/month=2026-10\"]"));
+    // Not a terminal: plain progress lines, no control characters.
+    assert!(
+        stderr(&first).contains("aws-main: reading AWS CUR folder"),
+        "{}",
+        stderr(&first)
+    );
+    assert!(
+        stderr(&first).contains("aws-main: 3000 rows in "),
+        "{}",
+        stderr(&first)
+    );
+    assert!(!stderr(&first).contains('\u{1b}'));
 
     let before = (
         sha256(&aws),

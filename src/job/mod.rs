@@ -23,6 +23,7 @@ use crate::Error;
 use crate::estimate::Method;
 use crate::input::Provider;
 use crate::output::Format;
+use crate::progress::Progress;
 use crate::run::{self, BigQueryRequest, CostExplorerRequest, EstimateRequest};
 use config::{Job, Month, SourceConfig, SourceKind};
 use store::{Ledger, SourceState};
@@ -159,9 +160,18 @@ fn run_source(
     }
     let run_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut writer = ledger.writer(&source.name, &job.months);
-    let reconciliation = match run::pump(&mut opened, &mut |batch| writer.write(batch)) {
-        Ok(r) => r,
+    let mut progress = Progress::start(&source.name, &opened.source.describe());
+    let pumped = run::pump(&mut opened, &mut |batch| {
+        progress.add(batch.height() as u64);
+        writer.write(batch)
+    });
+    let reconciliation = match pumped {
+        Ok(r) => {
+            progress.finish("estimated");
+            r
+        }
         Err(e) => {
+            progress.finish("stopped by an error");
             writer.abandon();
             return Err(e);
         }
