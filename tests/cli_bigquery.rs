@@ -141,7 +141,7 @@ fn the_bigquery_ledger_has_the_totals_of_the_file_ledger() {
         // The energy is not zero, so the comparison compares something.
         assert!(a[&("USD".to_owned(), "energy_kwh")] > 0.0);
         assert!(
-            stderr.contains("BigQuery: 1 query") && stderr.contains("12 result rows summing 13"),
+            stderr.contains("BigQuery: 2 queries") && stderr.contains("12 result rows summing 13"),
             "{stderr}"
         );
     }

@@ -150,7 +150,7 @@ path = "gcp.csv"
         text.contains("S3: "),
         "the S3 source reports its requests: {text}"
     );
-    assert!(text.contains("BigQuery: 1 query"), "{text}");
+    assert!(text.contains("BigQuery: 2 queries"), "{text}");
 
     let partition =
         |p: &str, m: &str, s: &str| dir.join(format!("ledger/provider={p}/month={m}/{s}.parquet"));

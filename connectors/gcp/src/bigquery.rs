@@ -1,6 +1,6 @@
 //! The BigQuery source: the Cloud Billing export table (standard or detailed) read straight
-//! from BigQuery with **one** parameterised query, so that the heavy grouping happens inside
-//! BigQuery and only what the estimator needs comes back.
+//! from BigQuery with **one** grouped, parameterised query, so that the heavy grouping happens
+//! inside BigQuery and only what the estimator needs comes back.
 //!
 //! The query ([`BigQuerySource::sql`]) keeps the export rows whose `usage_start_time` is in
 //! the window `[start, end)` (and, for incremental loads, whose `export_time` is after a
@@ -16,8 +16,10 @@
 //!
 //! Each result row becomes one [`GcpLine`] (its two credit sums as two credits, so that every
 //! [`crate::GcpCost`] works) and one usage row through the same [`LineConverter`] as the file
-//! readers; the input totals are counted from the raw result values. User labels are not read:
-//! grouping by them would multiply the rows.
+//! readers. The input totals come from a second, ungrouped control query
+//! ([`BigQuerySource::control_sql`]: export rows, cost and credits per currency), so the
+//! reconciliation checks the ledger against an aggregation it was not built from. Labels are
+//! not read: grouping by them would multiply the rows.
 //!
 //! Authentication: Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
 //! `application_default_credentials.json`, the metadata server), or anonymous credentials for
@@ -158,7 +160,7 @@ pub struct BigQueryOptions {
 }
 
 /// What a read did, for [`UsageSource::summary`] and callers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BigQueryStats {
     /// Queries sent (one per read; the client's retries of a failed call not counted).
     pub queries: u64,
@@ -175,6 +177,8 @@ pub struct BigQueryStats {
     pub cache_hit: Option<bool>,
     /// The newest `export_time` among the rows read, µs since the epoch.
     pub newest_export_us: Option<i64>,
+    /// The control query's cost per currency (in the chosen measure): the input totals.
+    pub control_cost: std::collections::BTreeMap<String, f64>,
 }
 
 /// The billing export in BigQuery for one window, ready to be read.
@@ -341,6 +345,40 @@ ORDER BY period, billing_account_id, project_id, service, sku, region, zone, loc
         )
     }
 
+    /// The control query: the export rows, cost and credits per currency over the same rows
+    /// as [`BigQuerySource::sql`], summed by BigQuery straight from the table. The read's
+    /// input totals come from it, so the ledger (built from the grouped rows) is checked
+    /// against an aggregation it was not built from.
+    pub fn control_sql(&self) -> String {
+        let o = &self.options;
+        let exported = if o.exported_after.is_some() {
+            "\n  AND export_time > @exported_after"
+        } else {
+            ""
+        };
+        let credits = |filter: &str| {
+            format!(
+                "SUM(IFNULL((SELECT SUM(c.amount) FROM UNNEST(credits) AS c\n    \
+                 WHERE IFNULL(UPPER(c.type), '') {filter} '{PROMOTION}'), 0))"
+            )
+        };
+        format!(
+            "SELECT
+  IFNULL(currency, '') AS currency,
+  COUNT(*) AS export_rows,
+  SUM(IFNULL(cost, 0)) AS cost,
+  {other} AS other_credits,
+  {promotions} AS promotions
+FROM `{table}`
+WHERE usage_start_time >= @start AND usage_start_time < @end{exported}
+GROUP BY currency
+ORDER BY currency",
+            table = o.table,
+            other = credits("!="),
+            promotions = credits("="),
+        )
+    }
+
     fn parameters(&self) -> Vec<QueryParameter> {
         let timestamp = |name: &str, t: DateTime<Utc>| {
             QueryParameter::new()
@@ -401,12 +439,12 @@ ORDER BY period, billing_account_id, project_id, service, sku, region, zone, loc
         })
     }
 
-    /// Sends the query and waits for it; the rows are read after.
-    async fn run(&mut self) -> Result<RowIterator, SourceError> {
+    /// Sends `sql` and waits for it; the rows are read after.
+    async fn run(&mut self, sql: String) -> Result<RowIterator, SourceError> {
         let client = self.client().await?;
         self.stats.queries += 1;
         let handle = client
-            .query(self.sql())
+            .query(sql)
             .set_parameter_mode("NAMED")
             .set_query_parameters(self.parameters())
             .send()
@@ -418,15 +456,79 @@ ORDER BY period, billing_account_id, project_id, service, sku, region, zone, loc
             .await
             .map_err(|e| self.query_error(&e))?;
         let metadata = complete.metadata();
-        self.stats.job = metadata
+        let job = metadata
             .job_reference
             .as_ref()
             .filter(|j| !j.job_id.is_empty())
             .map(|j| format!("{}:{}", j.project_id, j.job_id));
-        self.stats.bytes_processed = metadata.total_bytes_processed;
-        self.stats.bytes_billed = metadata.total_bytes_billed;
-        self.stats.cache_hit = metadata.cache_hit;
+        // The first query's job names the read; bytes add up over both queries.
+        if self.stats.job.is_none() {
+            self.stats.job = job;
+        }
+        let add = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.stats.bytes_processed =
+            add(self.stats.bytes_processed, metadata.total_bytes_processed);
+        self.stats.bytes_billed = add(self.stats.bytes_billed, metadata.total_bytes_billed);
+        self.stats.cache_hit =
+            Some(self.stats.cache_hit.unwrap_or(true) && metadata.cache_hit == Some(true));
         Ok(complete.read())
+    }
+
+    /// Runs [`BigQuerySource::control_sql`]: export rows, and the cost in the chosen measure
+    /// per currency.
+    fn control_totals(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<Control, SourceError> {
+        let request = format!("{} (control totals)", self.request());
+        let sql = self.control_sql();
+        let mut rows = runtime.block_on(self.run(sql))?;
+        let mut control = Control::default();
+        let mut number = 0u64;
+        while let Some(row) = runtime.block_on(rows.next()) {
+            number += 1;
+            let row = row.map_err(|e| {
+                SourceError::api(request.clone(), format!("result row {number}: {e}"))
+            })?;
+            let bad = |name: &str, e: RowError| {
+                SourceError::invalid(
+                    Location::file(&request).at_line(number).in_column(name),
+                    format!("the result value cannot be read: {e}"),
+                )
+            };
+            let currency: String = row
+                .get::<Option<String>>(0)
+                .map_err(|e| bad("currency", e))?
+                .unwrap_or_default();
+            let count = row
+                .get::<Option<i64>>(1)
+                .map_err(|e| bad("export_rows", e))?;
+            let number_at = |index: usize, name: &str| {
+                row.get::<Option<f64>>(index)
+                    .map(|v| v.unwrap_or(0.0))
+                    .map_err(|e| bad(name, e))
+            };
+            let cost = number_at(2, "cost")?;
+            let credits = [
+                GcpCredit {
+                    name: String::new(),
+                    amount: number_at(3, "other_credits")?,
+                    credit_type: String::new(),
+                },
+                GcpCredit {
+                    name: String::new(),
+                    amount: number_at(4, "promotions")?,
+                    credit_type: PROMOTION.to_owned(),
+                },
+            ];
+            control.export_rows += u64::try_from(count.unwrap_or(0)).unwrap_or(0);
+            let measured = self.converter.cost_measure().of(cost, &credits);
+            *control.cost.entry(currency).or_default() += measured;
+        }
+        Ok(control)
     }
 
     fn query_error(&self, error: &QueryError) -> SourceError {
@@ -462,7 +564,8 @@ impl UsageSource for BigQuerySource {
             .build()
             .map_err(|e| SourceError::io("starting the BigQuery client", e))?;
         self.stats = BigQueryStats::default();
-        let mut rows = runtime.block_on(self.run())?;
+        let sql = self.sql();
+        let mut rows = runtime.block_on(self.run(sql))?;
         let request = self.request();
         let stats = &mut self.stats;
         let mut emitter = Emitter::new(&mut self.converter, &request, sink);
@@ -479,7 +582,22 @@ impl UsageSource for BigQuerySource {
             })?;
             convert(&row, number, &request, stats, &mut emitter)?;
         }
-        emitter.finish()
+        let mut totals = emitter.finish()?;
+        let control = self.control_totals(&runtime)?;
+        if control.export_rows != self.stats.export_rows {
+            return Err(SourceError::api(
+                request,
+                format!(
+                    "the grouped query's rows sum to {} export rows but a count over the same \
+                     window gives {}: the table changed during the read (an export landed?); \
+                     run again",
+                    self.stats.export_rows, control.export_rows
+                ),
+            ));
+        }
+        totals.cost = control.cost;
+        self.stats.control_cost = totals.cost.clone();
+        Ok(totals)
     }
 
     fn summary(&self) -> Vec<String> {
@@ -527,6 +645,13 @@ impl UsageSource for BigQuerySource {
         }
         lines
     }
+}
+
+/// What the control query counted.
+#[derive(Debug, Default)]
+struct Control {
+    export_rows: u64,
+    cost: std::collections::BTreeMap<String, f64>,
 }
 
 /// One result row (number `number`, 1-based) as a usage row; counts it in `stats`.

@@ -69,7 +69,7 @@ fn grouped_rows_carry_the_hand_worked_values() {
     let stats = read.source.stats();
     assert_eq!(
         (stats.queries, stats.result_rows, stats.export_rows),
-        (1, 12, 13)
+        (2, 12, 13)
     );
     // Lines follow the query's ORDER BY and the source names the request.
     let lines: Vec<Option<u64>> = rows.iter().map(|r| r.source_line).collect();
