@@ -12,11 +12,12 @@
 //! 4. a meter category or meter name on CCF's unknown lists (`Load Balancer`, `VPN Gateway`,
 //!    `Requests`, …) → `unknown`;
 //! 5. by the unit's distinct unit:
-//!    * `Hours`: compute. vCPUs from `AdditionalInfo.VCPUs`, else the factor set's VM size
+//!    * `Hours`: compute. vCPUs from the meter for `vCore` / `2 vCore` meters (their quantity
+//!      is hours), else `AdditionalInfo.VCPUs`, else the factor set's VM size
 //!      (`AdditionalInfo.ServiceType` `Standard_D2s_v3` → `D2s v3`, else the meter name before
-//!      `/`, without ` Spot` / ` Low Priority`), else 1 per hour for `vCore` meters. With no
-//!      vCPU count the row is `unknown` (with the CCF quirks, 1 vCPU as CCF). Memory
-//!      GB-hours = hours × the size's memory; GPU-hours = hours × its GPUs. CCF's memory
+//!      `/`, without ` Spot` / ` Low Priority`). With no vCPU count the row is `unknown`
+//!      (with the CCF quirks, 1 vCPU as CCF). Memory GB-hours = hours × the size's memory;
+//!      GPU-hours = hours × its GPUs. CCF's memory
 //!      meters (`Execution Time`, `Memory Duration`, `C1 Cache Instance`) are `unknown`;
 //!    * `GB/Month`, `GiB/Month`, `TB/Month`, `TiB/Month` and the `/Day` and `/Hour` forms:
 //!      storage, SSD for CCF's SSD words (managed-disk tiers `P*`, `E*`, `SSD`, `Premium`, and
@@ -330,11 +331,13 @@ impl Classifier {
             .map(vm_size_of_service_type)
             .and_then(|name| self.instance(&name))
             .or_else(|| self.instance(&vm_size_of_meter(meter)));
-        let vcore = meter.contains("vCore");
-        let vcpus = info
-            .vcpus
+        // A vCore meter (`vCore`, `2 vCore`) is priced per vCore-hour of that many vCores:
+        // its quantity counts hours and the meter the vCores (`AdditionalInfo.vCores` describes
+        // the server, not the row's unit).
+        let vcore = vcores_of_meter(meter);
+        let vcpus = vcore
+            .or(info.vcpus)
             .or_else(|| instance.map(|i| i.vcpus))
-            .or_else(|| vcore.then_some(1.0))
             .or_else(|| self.ccf_quirks.then_some(1.0));
         let Some(vcpus) = vcpus else {
             return Classified::of(UsageClass::Unknown);
@@ -489,6 +492,16 @@ fn charge_exclusion(row: &RowFacts<'_>) -> Option<String> {
     Some(reason.to_owned())
 }
 
+/// The vCores of a vCore meter: `2 vCore` → 2, `vCore` → 1; `None` for other meters.
+fn vcores_of_meter(meter: &str) -> Option<f64> {
+    let before = meter.strip_suffix("vCore").or_else(|| meter.strip_suffix("vCores"))?;
+    let before = before.trim();
+    if before.is_empty() {
+        return Some(1.0);
+    }
+    before.parse().ok().filter(|n: &f64| *n > 0.0)
+}
+
 /// `Standard_D2s_v3` → `D2s v3`; `Standard_B1ms` → `B1ms`.
 pub fn vm_size_of_service_type(service_type: &str) -> String {
     let name = service_type.trim();
@@ -532,6 +545,9 @@ mod tests {
 
     #[test]
     fn vm_sizes_from_service_type_and_meter() {
+        assert_eq!(vcores_of_meter("2 vCore"), Some(2.0));
+        assert_eq!(vcores_of_meter("vCore"), Some(1.0));
+        assert_eq!(vcores_of_meter("B1s"), None);
         assert_eq!(vm_size_of_service_type("Standard_D2s_v3"), "D2s v3");
         assert_eq!(vm_size_of_meter("D2 v2/DS2 v2"), "D2 v2");
         assert_eq!(vm_size_of_meter("D4s v3 Spot"), "D4s v3");
