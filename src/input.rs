@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use carbonledger_aws::{CurOptions, CurSource};
 use carbonledger_aws_cloud::{Connection, S3ExportSource, S3Options, S3Url};
+use carbonledger_azure::{AzureExportSource, AzureOptions};
 use carbonledger_factors::FactorSet;
 use carbonledger_gcp::{GcpExportSource, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageSource};
@@ -26,13 +27,14 @@ pub enum Provider {
 
 /// Opens `path` with the connector of `provider`, detecting the provider from the first data
 /// file's header when not given. `options` are the AWS connector's (cost measure, CCF quirks),
-/// `gcp` the GCP connector's.
+/// `gcp` the GCP connector's, `azure` the Azure connector's.
 pub fn open(
     path: &Path,
     provider: Option<Provider>,
     factors: Arc<FactorSet>,
     options: CurOptions,
     gcp: GcpOptions,
+    azure: AzureOptions,
 ) -> Result<Box<dyn UsageSource>, Error> {
     let provider = match provider {
         Some(p) => p,
@@ -41,9 +43,10 @@ pub fn open(
     match provider {
         Provider::Aws => Ok(Box::new(CurSource::open(path, factors, options)?)),
         Provider::Gcp => Ok(Box::new(GcpExportSource::open(path, factors, gcp)?)),
+        Provider::Azure => Ok(Box::new(AzureExportSource::open(path, factors, azure)?)),
         other => Err(Error::Usage(format!(
-            "the {other:?} connector is not available in this version; only AWS CUR files and \
-             GCP billing exports are"
+            "the {other:?} connector is not available in this version; only AWS CUR files, \
+             GCP billing exports and Azure cost-details exports are"
         ))),
     }
 }
@@ -91,9 +94,16 @@ pub fn detect(path: &Path) -> Result<Provider, Error> {
     if carbonledger_gcp::looks_like_export(&header) || carbonledger_gcp::is_export_file(&file) {
         return Ok(Provider::Gcp);
     }
+    // Azure cost details name their meters (`MeterCategory`, `MeterName`, `UnitOfMeasure`);
+    // FOCUS files (`BilledCost`, `ChargePeriodStart`) do not, so they are not claimed here.
+    if carbonledger_azure::looks_like_cost_details(&header)
+        || carbonledger_azure::is_export_file(&file)
+    {
+        return Ok(Provider::Azure);
+    }
     let message = format!(
         "not a billing file this version reads: the header ({} columns, starting `{}`) is \
-         neither an AWS CUR header nor a GCP billing export's",
+         not an AWS CUR header, a GCP billing export's or an Azure cost-details export's",
         header.len(),
         header.iter().take(3).cloned().collect::<Vec<_>>().join(",")
     );

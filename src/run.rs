@@ -13,6 +13,7 @@ use carbonledger_factors::FactorSet;
 use carbonledger_gcp::bigquery::{
     BigQueryAuth, BigQueryOptions, BigQuerySource, Granularity as BqGranularity,
 };
+use carbonledger_azure::AzureOptions;
 use carbonledger_gcp::{BigQueryTable, GcpCost, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
 use chrono::NaiveDate;
@@ -112,6 +113,9 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         cost: request.gcp_cost,
         ccf_quirks: request.method == Method::Ccf,
     };
+    let azure = AzureOptions {
+        ccf_quirks: request.method == Method::Ccf,
+    };
     let sample_dir;
     let mut relabel = None;
     let what = (
@@ -139,7 +143,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                     &request.connection,
                 )?
             } else {
-                input::open(path, request.provider, Arc::clone(&factors), options, gcp)?
+                input::open(path, request.provider, Arc::clone(&factors), options, gcp, azure)?
             }
         }
         (None, None, true, None) => {
@@ -149,7 +153,7 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
             })?;
             relabel = Some(sample::LABEL);
             let path = sample::write_to(sample_dir.path())?;
-            input::open(&path, request.provider, Arc::clone(&factors), options, gcp)?
+            input::open(&path, request.provider, Arc::clone(&factors), options, gcp, azure)?
         }
         _ => {
             return Err(Error::Usage(
