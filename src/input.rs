@@ -8,6 +8,7 @@ use std::sync::Arc;
 use carbonledger_aws::{CurOptions, CurSource};
 use carbonledger_aws_cloud::{Connection, S3ExportSource, S3Options, S3Url};
 use carbonledger_azure::{AzureExportSource, AzureOptions};
+use carbonledger_azure_cloud::{BlobAuth, BlobExportSource, BlobOptions, BlobUrl};
 use carbonledger_factors::FactorSet;
 use carbonledger_gcp::{GcpExportSource, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageSource};
@@ -77,6 +78,38 @@ pub fn open_s3(
         cur: options,
     };
     Ok(Box::new(S3ExportSource::open(url, factors, options)?))
+}
+
+/// Whether `text` is an Azure Blob URL (`azblob://…` or `https://….blob.core.windows.net/…`).
+pub fn is_blob_url(text: &str) -> bool {
+    BlobUrl::parse(text).is_some()
+}
+
+/// Opens an Azure cost-details export in Blob storage; `endpoint` replaces Azure's (Azurite).
+/// Credentials come from the environment ([`BlobAuth::from_env`]).
+pub fn open_blob(
+    url: &str,
+    provider: Option<Provider>,
+    factors: Arc<FactorSet>,
+    azure: AzureOptions,
+    endpoint: Option<String>,
+) -> Result<Box<dyn UsageSource>, Error> {
+    if let Some(other) = provider.filter(|p| *p != Provider::Azure) {
+        return Err(Error::Usage(format!(
+            "--provider {other:?} cannot read from Azure Blob storage in this version; Blob \
+             inputs are Azure cost-details exports"
+        )));
+    }
+    let url = BlobUrl::parse(url).unwrap_or_else(|| {
+        Err(SourceError::invalid(Location::file(url), "not an Azure Blob URL"))
+    })?;
+    let options = BlobOptions {
+        endpoint,
+        auth: BlobAuth::from_env()?,
+        azure,
+        max_retries: 3,
+    };
+    Ok(Box::new(BlobExportSource::open(url, factors, options)?))
 }
 
 /// Detects the provider from the header of the first data file under `path`.

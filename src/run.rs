@@ -47,6 +47,8 @@ pub struct EstimateRequest {
     pub gcp_cost: GcpCost,
     /// How to reach AWS for `s3://` inputs and Cost Explorer.
     pub connection: Connection,
+    /// An endpoint replacing Azure Blob storage's own (Azurite) for `azblob://` inputs.
+    pub azure_endpoint: Option<String>,
     /// Read the Cost Explorer API instead of `input`.
     pub cost_explorer: Option<CostExplorerRequest>,
     /// Read the GCP billing export in BigQuery instead of `input`.
@@ -134,7 +136,15 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
         )?),
         (None, Some(path), false, None) => {
             let text = path.to_string_lossy();
-            if text.starts_with("s3://") {
+            if input::is_blob_url(&text) {
+                input::open_blob(
+                    &text,
+                    request.provider,
+                    Arc::clone(&factors),
+                    azure,
+                    request.azure_endpoint.clone(),
+                )?
+            } else if text.starts_with("s3://") {
                 input::open_s3(
                     &text,
                     request.provider,
