@@ -384,8 +384,31 @@ pub fn container_client(
     Ok((client, counter))
 }
 
+/// An SDK error as one line: the HTTP status and the service's error code (with the
+/// `<Message>` of an XML error body), or the error's own text; signatures masked.
 fn api_error(request: String, e: azure_core::Error) -> SourceError {
-    SourceError::api(request, mask(&e.to_string()))
+    let text = e.to_string();
+    let message = match e.kind() {
+        azure_core::error::ErrorKind::HttpResponse {
+            status, error_code, ..
+        } => {
+            let detail = xml_element(&text, "Message")
+                .map(|m| format!(": {}", m.lines().next().unwrap_or_default()))
+                .unwrap_or_default();
+            let code = error_code.as_deref().unwrap_or("no error code");
+            format!("HTTP {} {code}{detail}", u16::from(*status))
+        }
+        _ => text,
+    };
+    SourceError::api(request, mask(&message))
+}
+
+/// The text of the first `<name>…</name>` element in `text`.
+fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].trim())
 }
 
 impl BlobExportSource {
@@ -682,6 +705,6 @@ mod tests {
         for field in ["sv=2022-11-02", "ss=b", "srt=sco", "sp=rl", "spr=https%2Chttp", "sig="] {
             assert!(sas.contains(field), "{sas}");
         }
-        assert!(account_sas("acct", &Secret::new("not base64!".into()), "rl").is_err());
+        assert!(account_sas("acct", &Secret::new("not base64!"), "rl").is_err());
     }
 }

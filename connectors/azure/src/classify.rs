@@ -43,6 +43,7 @@
 //! `Quantity`. Without the quirks a row priced under a reservation or savings plan takes its
 //! hours from `AdditionalInfo.ConsumedQuantity` when present (its `Quantity` is normalised).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use carbonledger_factors::{FactorSet, Instance};
@@ -221,6 +222,8 @@ pub struct Classifier {
     network_meters: RegexSet,
     disk_tier: Regex,
     hdd: Regex,
+    /// Lower-cased Azure VM size → the factor set's spelling (`b1ms` → `B1ms`).
+    sizes: HashMap<String, String>,
 }
 
 impl Classifier {
@@ -229,7 +232,14 @@ impl Classifier {
         let mut tiers: Vec<&str> = lookups.disk_tiers().collect();
         tiers.sort_by_key(|t| std::cmp::Reverse(t.len()));
         let disk_tier = Regex::new(&format!(r"\b({})\b", tiers.join("|"))).expect("tier regex");
+        let mut sizes = HashMap::new();
+        for i in factors.instances("azure") {
+            sizes
+                .entry(i.instance_type.to_lowercase())
+                .or_insert_with(|| i.instance_type.clone());
+        }
         Classifier {
+            sizes,
             factors,
             ccf_quirks,
             unsupported: word_set(&UNSUPPORTED_METERS),
@@ -312,9 +322,8 @@ impl Classifier {
             return None;
         }
         self.factors.instance("azure", name).or_else(|| {
-            self.factors
-                .instances("azure")
-                .find(|i| i.instance_type.eq_ignore_ascii_case(name))
+            let canonical = self.sizes.get(&name.to_lowercase())?;
+            self.factors.instance("azure", canonical)
         })
     }
 
