@@ -101,7 +101,10 @@ pub fn open_blob(
         )));
     }
     let url = BlobUrl::parse(url).unwrap_or_else(|| {
-        Err(SourceError::invalid(Location::file(url), "not an Azure Blob URL"))
+        Err(SourceError::invalid(
+            Location::file(url),
+            "not an Azure Blob URL",
+        ))
     })?;
     let options = BlobOptions {
         endpoint,

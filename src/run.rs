@@ -9,11 +9,11 @@ use carbonledger_aws::{CostMeasure, CurOptions};
 use carbonledger_aws_cloud::{
     Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
 };
+use carbonledger_azure::AzureOptions;
 use carbonledger_factors::FactorSet;
 use carbonledger_gcp::bigquery::{
     BigQueryAuth, BigQueryOptions, BigQuerySource, Granularity as BqGranularity,
 };
-use carbonledger_azure::AzureOptions;
 use carbonledger_gcp::{BigQueryTable, GcpCost, GcpOptions};
 use carbonledger_usage::{Location, SourceError, UsageBatchBuilder, UsageSource, col as ucol};
 use chrono::NaiveDate;
@@ -153,7 +153,14 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                     &request.connection,
                 )?
             } else {
-                input::open(path, request.provider, Arc::clone(&factors), options, gcp, azure)?
+                input::open(
+                    path,
+                    request.provider,
+                    Arc::clone(&factors),
+                    options,
+                    gcp,
+                    azure,
+                )?
             }
         }
         (None, None, true, None) => {
@@ -163,7 +170,14 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
             })?;
             relabel = Some(sample::LABEL);
             let path = sample::write_to(sample_dir.path())?;
-            input::open(&path, request.provider, Arc::clone(&factors), options, gcp, azure)?
+            input::open(
+                &path,
+                request.provider,
+                Arc::clone(&factors),
+                options,
+                gcp,
+                azure,
+            )?
         }
         _ => {
             return Err(Error::Usage(

@@ -108,7 +108,7 @@ fn estimate(input: &Path, extra: &[&str]) -> (Vec<BTreeMap<String, String>>, Str
     (ledger(&output), stderr(&out))
 }
 
-fn at_line<'a>(rows: &'a [BTreeMap<String, String>], line: u64) -> &'a BTreeMap<String, String> {
+fn at_line(rows: &[BTreeMap<String, String>], line: u64) -> &BTreeMap<String, String> {
     let line = line.to_string();
     rows.iter()
         .find(|r| r["source_line"] == line)
@@ -134,7 +134,10 @@ fn factor(file: &str, key: &[&str], value_column: &str) -> f64 {
     let path = root().join("factors/default").join(file);
     let mut csv = csv::Reader::from_path(&path).expect("factor file");
     let header = csv.headers().expect("header").clone();
-    let at = header.iter().position(|h| h == value_column).expect("column");
+    let at = header
+        .iter()
+        .position(|h| h == value_column)
+        .expect("column");
     for record in csv.records() {
         let record = record.expect("record");
         if key.iter().enumerate().all(|(i, k)| &record[i] == *k) {
@@ -149,12 +152,28 @@ fn every_variant_is_detected_and_reconciles_under_both_methods() {
     let cases = [
         ("ea_actual.csv", "Cost", "BillingCurrency"),
         ("ea_amortized.csv", "Cost", "BillingCurrency"),
-        ("mca_actual.csv", "CostInBillingCurrency", "BillingCurrencyCode"),
+        (
+            "mca_actual.csv",
+            "CostInBillingCurrency",
+            "BillingCurrencyCode",
+        ),
         ("payg_camel.csv", "costInBillingCurrency", "billingCurrency"),
         ("payg_legacy.csv", "PreTaxCost", "Currency"),
-        ("ea_german.csv", "Kosten (Cost)", "Abrechnungswährung (BillingCurrency)"),
-        ("finops-toolkit_EA_ActualCost_Small.csv", "Cost", "BillingCurrency"),
-        ("finops-toolkit_EA_AmortizedCost_Small.csv", "Cost", "BillingCurrency"),
+        (
+            "ea_german.csv",
+            "Kosten (Cost)",
+            "Abrechnungswährung (BillingCurrency)",
+        ),
+        (
+            "finops-toolkit_EA_ActualCost_Small.csv",
+            "Cost",
+            "BillingCurrency",
+        ),
+        (
+            "finops-toolkit_EA_AmortizedCost_Small.csv",
+            "Cost",
+            "BillingCurrency",
+        ),
     ];
     for (name, cost, currency) in cases {
         let input = fixture(name);
@@ -209,7 +228,11 @@ fn rows_carry_the_energy_of_their_quantities() {
     // Line 7: 0.5 × `100 GB` of egress = 50 GB.
     let row = at_line(&rows, 7);
     assert_eq!(row["usage_class"], "network");
-    assert_close(number(row, "network_kwh"), 50.0 * network_kwh_per_gb * pue, "network");
+    assert_close(
+        number(row, "network_kwh"),
+        50.0 * network_kwh_per_gb * pue,
+        "network",
+    );
 
     // Line 5: 300 GB-months of Hot LRS blobs in September = 216 TB-hours; LRS storage is kept
     // three times (replication.csv, `Storage` includes `LRS`).
@@ -225,7 +248,11 @@ fn rows_carry_the_energy_of_their_quantities() {
         "storage",
     );
     // The grid factor of westeurope for 2023, the row's year.
-    let grid = factor("grid_location.csv", &["azure", "westeurope", "2023"], "kgco2e_per_kwh");
+    let grid = factor(
+        "grid_location.csv",
+        &["azure", "westeurope", "2023"],
+        "kgco2e_per_kwh",
+    );
     assert_close(number(row, "grid_kg_per_kwh"), grid, "grid");
 
     // Line 4: the reservation purchase is excluded with its reason and keeps its cost.
@@ -249,7 +276,13 @@ fn a_broken_export_names_file_line_and_column() {
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
 
     let input = fixture("missing_column.csv");
-    let out = run(&["estimate", "--provider", "azure", "--input", input.to_str().unwrap()]);
+    let out = run(&[
+        "estimate",
+        "--provider",
+        "azure",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let expected = format!("{}, line 1, column `UnitOfMeasure`", input.display());
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));

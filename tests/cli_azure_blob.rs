@@ -81,7 +81,11 @@ fn ledger(path: &Path) -> Vec<BTreeMap<String, String>> {
 
 /// Runs `estimate` to a CSV ledger with `env` set (and the Azure variables of the caller
 /// cleared); returns the ledger rows and the process output.
-fn estimate(input: &str, extra: &[&str], env: &[(&str, &str)]) -> (Vec<BTreeMap<String, String>>, Output) {
+fn estimate(
+    input: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Vec<BTreeMap<String, String>>, Output) {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("ledger.csv");
     let mut command = Command::cargo_bin("carbonledger").unwrap();
@@ -116,8 +120,11 @@ fn comparable(rows: &[BTreeMap<String, String>]) -> Vec<BTreeMap<String, String>
         })
         .collect();
     rows.sort_by(|a, b| {
-        (&a["period_start"], &a["source_line"], &a["cost"])
-            .cmp(&(&b["period_start"], &b["source_line"], &b["cost"]))
+        (&a["period_start"], &a["source_line"], &a["cost"]).cmp(&(
+            &b["period_start"],
+            &b["source_line"],
+            &b["cost"],
+        ))
     });
     rows
 }

@@ -108,7 +108,12 @@ impl BlobUrl {
     /// `ENDPOINT/ACCOUNT/CONTAINER` with an endpoint override.
     pub fn container_url(&self, endpoint: Option<&str>) -> Result<Url, SourceError> {
         let text = match endpoint {
-            Some(e) => format!("{}/{}/{}", e.trim_end_matches('/'), self.account, self.container),
+            Some(e) => format!(
+                "{}/{}/{}",
+                e.trim_end_matches('/'),
+                self.account,
+                self.container
+            ),
             None => format!(
                 "https://{}.blob.core.windows.net/{}",
                 self.account, self.container
@@ -151,7 +156,9 @@ impl BlobAuth {
     pub fn from_env() -> Result<BlobAuth, SourceError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         if let Some(sas) = var(SAS_ENV) {
-            return Ok(BlobAuth::Sas(Secret::new(sas.trim_start_matches('?').to_owned())));
+            return Ok(BlobAuth::Sas(Secret::new(
+                sas.trim_start_matches('?').to_owned(),
+            )));
         }
         if let Some(key) = KEY_ENVS.iter().find_map(|n| var(n)) {
             return Ok(BlobAuth::AccountKey(Secret::new(key)));
@@ -264,7 +271,10 @@ impl TokenCredential for CredentialChain {
         }
         Err(azure_core::Error::with_message(
             azure_core::error::ErrorKind::Credential,
-            format!("no Azure credential gave a token; tried {}", tried.join("; ")),
+            format!(
+                "no Azure credential gave a token; tried {}",
+                tried.join("; ")
+            ),
         ))
     }
 }
@@ -454,7 +464,10 @@ impl BlobExportSource {
                 .into_iter()
                 .map(|rel| {
                     let name = format!("{folder}{rel}");
-                    let size = listed.iter().find(|(e, _)| e.path == name).and_then(|e| e.1);
+                    let size = listed
+                        .iter()
+                        .find(|(e, _)| e.path == name)
+                        .and_then(|e| e.1);
                     Chosen { name, size }
                 })
                 .collect()
@@ -480,7 +493,10 @@ impl BlobExportSource {
 
     /// The `azblob://` names of the blobs [`UsageSource::read`] reads, in order.
     pub fn files(&self) -> Vec<String> {
-        self.chosen.iter().map(|c| self.url.shown(&c.name)).collect()
+        self.chosen
+            .iter()
+            .map(|c| self.url.shown(&c.name))
+            .collect()
     }
 
     /// HTTP attempts sent so far (listing, manifests, downloads; retries included).
@@ -488,7 +504,11 @@ impl BlobExportSource {
         self.counter.0.load(Ordering::Relaxed)
     }
 
-    fn download(&mut self, blob: &Chosen, format: FileFormat) -> Result<tempfile::NamedTempFile, SourceError> {
+    fn download(
+        &mut self,
+        blob: &Chosen,
+        format: FileFormat,
+    ) -> Result<tempfile::NamedTempFile, SourceError> {
         let shown = self.url.shown(&blob.name);
         let suffix = match format {
             FileFormat::Csv => ".csv",
@@ -503,9 +523,12 @@ impl BlobExportSource {
                 .suffix(suffix)
                 .tempfile()
                 .map_err(|e| SourceError::io("temporary file for a blob", e))?;
-            let bytes = self
-                .runtime
-                .block_on(stream_blob(&self.client, &blob.name, temp.as_file_mut(), &shown))?;
+            let bytes = self.runtime.block_on(stream_blob(
+                &self.client,
+                &blob.name,
+                temp.as_file_mut(),
+                &shown,
+            ))?;
             self.downloaded += bytes;
             match blob.size {
                 Some(size) if size != bytes && attempt < DOWNLOAD_ATTEMPTS => {
@@ -597,9 +620,7 @@ async fn list(
     {
         let Some(name) = blob.name else { continue };
         let properties = blob.properties.unwrap_or_default();
-        let modified = properties
-            .last_modified
-            .map_or(0, |t| t.unix_timestamp());
+        let modified = properties.last_modified.map_or(0, |t| t.unix_timestamp());
         out.push((
             Entry {
                 path: name,
@@ -676,14 +697,18 @@ mod tests {
 
     #[test]
     fn blob_urls_in_both_forms() {
-        let a = BlobUrl::parse("azblob://acct/exports/daily/costs").unwrap().unwrap();
+        let a = BlobUrl::parse("azblob://acct/exports/daily/costs")
+            .unwrap()
+            .unwrap();
         let b = BlobUrl::parse("https://acct.blob.core.windows.net/exports/daily/costs/")
             .unwrap()
             .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.prefix, "daily/costs");
         assert_eq!(
-            a.container_url(Some("http://127.0.0.1:10000/")).unwrap().as_str(),
+            a.container_url(Some("http://127.0.0.1:10000/"))
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:10000/acct/exports"
         );
         assert!(BlobUrl::parse("s3://bucket/x").is_none());
@@ -702,7 +727,14 @@ mod tests {
     fn account_sas_has_the_fields_and_a_signature() {
         let key = Secret::new("a2V5".to_owned());
         let sas = account_sas("acct", &key, "rl").unwrap();
-        for field in ["sv=2022-11-02", "ss=b", "srt=sco", "sp=rl", "spr=https%2Chttp", "sig="] {
+        for field in [
+            "sv=2022-11-02",
+            "ss=b",
+            "srt=sco",
+            "sp=rl",
+            "spr=https%2Chttp",
+            "sig=",
+        ] {
             assert!(sas.contains(field), "{sas}");
         }
         assert!(account_sas("acct", &Secret::new("not base64!"), "rl").is_err());

@@ -54,7 +54,13 @@ use crate::info::AdditionalInfo;
 use crate::lookup::{DiskMedia, Lookups};
 
 /// CCF's unsupported meter-name words.
-const UNSUPPORTED_METERS: [&str; 5] = ["Rulesets", "Rules", "Policies", "Kafka Surcharge", "License"];
+const UNSUPPORTED_METERS: [&str; 5] = [
+    "Rulesets",
+    "Rules",
+    "Policies",
+    "Kafka Surcharge",
+    "License",
+];
 /// CCF's unknown meter categories.
 const UNKNOWN_CATEGORIES: [&str; 9] = [
     "Azure Bastion",
@@ -284,7 +290,11 @@ impl Classifier {
         {
             return Classified::of(UsageClass::Unknown);
         }
-        let block = if self.ccf_quirks { 1.0 } else { unit.block_size };
+        let block = if self.ccf_quirks {
+            1.0
+        } else {
+            unit.block_size
+        };
         let amount = row.quantity * block;
         let distinct = unit.distinct.as_str();
         match distinct {
@@ -373,7 +383,11 @@ impl Classifier {
     }
 
     fn media(&self, row: &RowFacts<'_>) -> Option<DiskMedia> {
-        let text = format!("{} {}", row.meter_sub_category.trim(), row.meter_name.trim());
+        let text = format!(
+            "{} {}",
+            row.meter_sub_category.trim(),
+            row.meter_name.trim()
+        );
         if let Some(tier) = self.disk_tier.find(&text) {
             return self.lookups.disk(tier.as_str()).map(|d| d.1);
         }
@@ -427,7 +441,11 @@ impl Classifier {
     }
 
     fn disk(&self, row: &RowFacts<'_>, amount: f64, distinct: &str) -> Classified {
-        let text = format!("{} {}", row.meter_sub_category.trim(), row.meter_name.trim());
+        let text = format!(
+            "{} {}",
+            row.meter_sub_category.trim(),
+            row.meter_name.trim()
+        );
         let tier = self
             .disk_tier
             .find(&text)
@@ -476,9 +494,16 @@ impl Classifier {
 fn charge_exclusion(row: &RowFacts<'_>) -> Option<String> {
     let charge = row.charge_type.trim();
     let key = charge.to_ascii_lowercase().replace(' ', "");
-    let model = row.pricing_model.trim().to_ascii_lowercase().replace(' ', "");
+    let model = row
+        .pricing_model
+        .trim()
+        .to_ascii_lowercase()
+        .replace(' ', "");
     let reservation = model == "reservation"
-        || row.consumed_service.trim().eq_ignore_ascii_case("Microsoft.Capacity")
+        || row
+            .consumed_service
+            .trim()
+            .eq_ignore_ascii_case("Microsoft.Capacity")
         || !row.reservation_id.trim().is_empty();
     let savings_plan =
         model == "savingsplan" || row.benefit_id.to_ascii_lowercase().contains("savingsplan");
@@ -503,7 +528,9 @@ fn charge_exclusion(row: &RowFacts<'_>) -> Option<String> {
 
 /// The vCores of a vCore meter: `2 vCore` → 2, `vCore` → 1; `None` for other meters.
 fn vcores_of_meter(meter: &str) -> Option<f64> {
-    let before = meter.strip_suffix("vCore").or_else(|| meter.strip_suffix("vCores"))?;
+    let before = meter
+        .strip_suffix("vCore")
+        .or_else(|| meter.strip_suffix("vCores"))?;
     let before = before.trim();
     if before.is_empty() {
         return Some(1.0);
@@ -612,7 +639,10 @@ mod tests {
         let c = classifier(false);
         let row = facts("Bandwidth", "Standard Data Transfer Out", "100 GB", 2.0);
         let out = c.classify(&row, &AdditionalInfo::default());
-        assert_eq!((out.class, out.network_gb), (Some(UsageClass::Network), 200.0));
+        assert_eq!(
+            (out.class, out.network_gb),
+            (Some(UsageClass::Network), 200.0)
+        );
         let row = facts("Log Analytics", "Data Ingestion", "1 GB", 2.0);
         let out = c.classify(&row, &AdditionalInfo::default());
         assert_eq!(out.class, Some(UsageClass::Unknown));

@@ -230,13 +230,24 @@ mod tests {
 
     #[test]
     fn focus_headers_are_not_cost_details() {
-        let focus: Vec<String> = ["BilledCost", "ChargePeriodStart", "ServiceName", "PricingUnit"]
-            .map(String::from)
-            .to_vec();
+        let focus: Vec<String> = [
+            "BilledCost",
+            "ChargePeriodStart",
+            "ServiceName",
+            "PricingUnit",
+        ]
+        .map(String::from)
+        .to_vec();
         assert!(!looks_like_cost_details(&focus));
-        let ea: Vec<String> = ["Date", "MeterCategory", "MeterName", "UnitOfMeasure", "Cost"]
-            .map(String::from)
-            .to_vec();
+        let ea: Vec<String> = [
+            "Date",
+            "MeterCategory",
+            "MeterName",
+            "UnitOfMeasure",
+            "Cost",
+        ]
+        .map(String::from)
+        .to_vec();
         assert!(looks_like_cost_details(&ea));
     }
 }

@@ -72,8 +72,7 @@ impl AdditionalInfo {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
-            vcpus: get("VCPUs").and_then(number)
-                .filter(|n| *n > 0.0),
+            vcpus: get("VCPUs").and_then(number).filter(|n| *n > 0.0),
             consumed_quantity: get("ConsumedQuantity").and_then(number),
         }
     }

@@ -109,7 +109,11 @@ pub fn parse_manifest(text: &str, shown: &str) -> Result<Manifest, SourceError> 
 /// Whether a path segment is a billing period folder (`20230901-20230930`).
 pub fn is_period(segment: &str) -> bool {
     let b = segment.as_bytes();
-    b.len() == 17 && b[8] == b'-' && b.iter().enumerate().all(|(i, c)| i == 8 || c.is_ascii_digit())
+    b.len() == 17
+        && b[8] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 8 || c.is_ascii_digit())
 }
 
 fn is_manifest(name: &str) -> bool {
@@ -178,9 +182,7 @@ pub fn choose(
     for runs in groups.into_values() {
         let latest = runs
             .into_iter()
-            .max_by(|(a_name, a), (b_name, b)| {
-                (&a.0, a.1, a_name).cmp(&(&b.0, b.1, b_name))
-            })
+            .max_by(|(a_name, a), (b_name, b)| (&a.0, a.1, a_name).cmp(&(&b.0, b.1, b_name)))
             .map(|(_, run)| run.2)
             .unwrap_or_default();
         chosen.extend(latest);

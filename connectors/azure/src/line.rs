@@ -83,13 +83,18 @@ pub struct AzureOptions {
     pub ccf_quirks: bool,
 }
 
+/// `(ResourceLocation, Location, MeterRegion)` as written.
+type LocationKey = (String, String, String);
+/// The region id and the region note of a location.
+type RegionFound = (Option<String>, Option<String>);
+
 /// Most warnings of one kind kept as examples.
 const WARNING_EXAMPLES: usize = 3;
 
 /// Converts [`AzureLine`]s into usage rows and keeps what it noticed for the summary.
 pub struct LineConverter {
     classifier: Classifier,
-    regions: HashMap<(String, String, String), (Option<String>, Option<String>)>,
+    regions: HashMap<LocationKey, RegionFound>,
     /// Units not in `PricingUnits.csv`: rows per unit (classified `unknown`).
     unknown_units: BTreeMap<String, u64>,
     /// Locations not in `Regions.csv`: rows per location (region null).
@@ -178,7 +183,7 @@ impl LineConverter {
     }
 
     /// The region id and note of a row (cached per spelling).
-    fn region(&mut self, line: &AzureLine<'_>) -> (Option<String>, Option<String>) {
+    fn region(&mut self, line: &AzureLine<'_>) -> RegionFound {
         let key = (
             line.resource_location.trim().to_owned(),
             line.location.trim().to_owned(),
@@ -203,7 +208,10 @@ impl LineConverter {
                 Some(r) if r.id == "global" => {
                     result = Some((
                         None,
-                        Some(format!("location `{text}` is global (Regions.csv: {})", r.name)),
+                        Some(format!(
+                            "location `{text}` is global (Regions.csv: {})",
+                            r.name
+                        )),
                     ));
                 }
                 Some(r) => {

@@ -155,9 +155,8 @@ fn emit_row<'t>(
     };
     let (date_us, days_in_month) =
         parse_date(cell(Field::Date)).map_err(|m| SourceError::invalid(at(Field::Date), m))?;
-    let number = |field: Field| {
-        parse_number(cell(field)).map_err(|m| SourceError::invalid(at(field), m))
-    };
+    let number =
+        |field: Field| parse_number(cell(field)).map_err(|m| SourceError::invalid(at(field), m));
     let quantity = number(Field::Quantity)?;
     let cost = number(Field::Cost)?;
     let currency = cell(Field::BillingCurrency);
@@ -247,7 +246,10 @@ fn read_csv(file: &DataFile, emitter: &mut Emitter<'_>) -> Result<(), SourceErro
         Ok(h) => h.clone(),
         Err(e) => return Err(csv_error(shown, gzip, &StringRecord::new(), 1, e)),
     };
-    if header.iter().all(|h| h.trim_start_matches('\u{feff}').trim().is_empty()) {
+    if header
+        .iter()
+        .all(|h| h.trim_start_matches('\u{feff}').trim().is_empty())
+    {
         return Err(SourceError::invalid(Location::file(shown), "empty file"));
     }
     let map = ColumnMap::of_header(header.iter());

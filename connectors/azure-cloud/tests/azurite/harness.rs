@@ -72,7 +72,7 @@ fn start() -> Azurite {
             std::thread::park();
         }
     });
-    let child = receiver
+    let mut child = receiver
         .recv()
         .expect("the spawning thread answers")
         .unwrap_or_else(|e| {
@@ -93,6 +93,8 @@ fn start() -> Azurite {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("Azurite did not start on port {port} within 60 s");
 }
 

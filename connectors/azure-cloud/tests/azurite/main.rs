@@ -152,7 +152,10 @@ fn the_latest_runs_of_an_export_layout_are_read_from_blob_storage() {
     assert!(comparable(&blob_rows).equals_missing(&comparable(&local_rows)));
     let sources = blob_rows.column(col::SOURCE).unwrap().str().unwrap();
     assert!(
-        sources.get(0).unwrap().starts_with("azblob://devstoreaccount1/layout/"),
+        sources
+            .get(0)
+            .unwrap()
+            .starts_with("azblob://devstoreaccount1/layout/"),
         "{:?}",
         sources.get(0)
     );
@@ -168,7 +171,12 @@ fn a_single_gzip_or_parquet_blob_gives_the_rows_of_the_local_file() {
     let names = ["ea_actual.csv.gz", "ea_actual.parquet", "mca_actual.csv"];
     let blobs: Vec<(String, Vec<u8>)> = names
         .iter()
-        .map(|n| (format!("single/{n}"), std::fs::read(fixtures().join(n)).unwrap()))
+        .map(|n| {
+            (
+                format!("single/{n}"),
+                std::fs::read(fixtures().join(n)).unwrap(),
+            )
+        })
         .collect();
     upload("single", &blobs);
     for name in names {
@@ -192,9 +200,12 @@ fn a_single_gzip_or_parquet_blob_gives_the_rows_of_the_local_file() {
 fn a_truncated_gzip_blob_names_the_blob() {
     let bytes = std::fs::read(fixtures().join("truncated.csv.gz")).unwrap();
     upload("broken", &[("part_0_0001.csv.gz".to_owned(), bytes)]);
-    let mut source =
-        BlobExportSource::open(url("broken", "part_0_0001.csv.gz"), factors(), options(key_auth()))
-            .unwrap();
+    let mut source = BlobExportSource::open(
+        url("broken", "part_0_0001.csv.gz"),
+        factors(),
+        options(key_auth()),
+    )
+    .unwrap();
     let e = read_all(&mut source).err().unwrap().to_string();
     assert!(
         e.starts_with("azblob://devstoreaccount1/broken/part_0_0001.csv.gz, line"),
@@ -227,9 +238,13 @@ fn bad_credentials_and_missing_containers_fail_without_the_secret() {
     assert!(e.contains("HTTP 404 ContainerNotFound"), "{e}");
     assert!(!e.contains(KEY));
 
-    let e = BlobExportSource::open(url("secured", "nothing-here/"), factors(), options(key_auth()))
-        .err()
-        .unwrap()
-        .to_string();
+    let e = BlobExportSource::open(
+        url("secured", "nothing-here/"),
+        factors(),
+        options(key_auth()),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(e.contains("no Azure cost-details blobs"), "{e}");
 }

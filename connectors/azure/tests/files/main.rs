@@ -89,20 +89,47 @@ fn close(a: f64, b: f64) {
 #[test]
 fn every_header_variant_reads_and_reconciles() {
     let cases = [
-        ("finops-toolkit_EA_ActualCost_Small.csv", "Cost", "BillingCurrency"),
-        ("finops-toolkit_EA_AmortizedCost_Small.csv", "Cost", "BillingCurrency"),
-        ("opencost_headerset_Enterprise.csv", "CostInBillingCurrency", "BillingCurrencyCode"),
-        ("opencost_headerset_EnterpriseCamel.csv", "costInBillingCurrency", "billingCurrency"),
+        (
+            "finops-toolkit_EA_ActualCost_Small.csv",
+            "Cost",
+            "BillingCurrency",
+        ),
+        (
+            "finops-toolkit_EA_AmortizedCost_Small.csv",
+            "Cost",
+            "BillingCurrency",
+        ),
+        (
+            "opencost_headerset_Enterprise.csv",
+            "CostInBillingCurrency",
+            "BillingCurrencyCode",
+        ),
+        (
+            "opencost_headerset_EnterpriseCamel.csv",
+            "costInBillingCurrency",
+            "billingCurrency",
+        ),
         ("ea_actual.csv", "Cost", "BillingCurrency"),
         ("ea_amortized.csv", "Cost", "BillingCurrency"),
-        ("mca_actual.csv", "CostInBillingCurrency", "BillingCurrencyCode"),
+        (
+            "mca_actual.csv",
+            "CostInBillingCurrency",
+            "BillingCurrencyCode",
+        ),
         ("payg_camel.csv", "costInBillingCurrency", "billingCurrency"),
         ("payg_legacy.csv", "PreTaxCost", "Currency"),
-        ("ea_german.csv", "Kosten (Cost)", "Abrechnungswährung (BillingCurrency)"),
+        (
+            "ea_german.csv",
+            "Kosten (Cost)",
+            "Abrechnungswährung (BillingCurrency)",
+        ),
     ];
     for (name, cost, currency) in cases {
         let path = fixture(name);
-        assert!(is_export_file(&path), "{name} is not detected as cost details");
+        assert!(
+            is_export_file(&path),
+            "{name} is not detected as cost details"
+        );
         let (df, totals, _) = read(&path);
         let (rows, sum) = raw_totals(&path, cost, currency);
         assert_eq!(df.height() as u64, rows, "{name}");
@@ -140,7 +167,10 @@ fn ea_actual_rows_get_the_method_quantities() {
     let i = at_line(&df, 2);
     let e4 = set.instance("azure", "E4s v3").unwrap();
     assert_eq!(class(2), "compute");
-    assert_eq!(str_at(&df, col::INSTANCE_TYPE, i).as_deref(), Some("E4s v3"));
+    assert_eq!(
+        str_at(&df, col::INSTANCE_TYPE, i).as_deref(),
+        Some("E4s v3")
+    );
     close(f64_at(&df, col::VCPU_HOURS, i), 24.0 * 4.0);
     close(f64_at(&df, col::MEMORY_GB_HOURS, i), 24.0 * e4.memory_gb);
     assert_eq!(str_at(&df, col::REGION, i).as_deref(), Some("eastus"));
@@ -170,7 +200,10 @@ fn ea_actual_rows_get_the_method_quantities() {
     // Line 5: 300 GB-months of LRS blob data in September (30 days).
     let i = at_line(&df, 5);
     assert_eq!(class(5), "storage_ssd");
-    close(f64_at(&df, col::STORAGE_TB_HOURS, i), 300.0 * 24.0 * 30.0 / 1000.0);
+    close(
+        f64_at(&df, col::STORAGE_TB_HOURS, i),
+        300.0 * 24.0 * 30.0 / 1000.0,
+    );
 
     // Line 6: a P10 disk (128 GiB) for 0.033333 of a month.
     let i = at_line(&df, 6);
@@ -192,7 +225,11 @@ fn ea_actual_rows_get_the_method_quantities() {
     let i = at_line(&df, 8);
     assert_eq!(class(8), "unknown");
     assert_eq!(str_at(&df, col::REGION, i), None);
-    assert!(summary.iter().any(|l| l.contains("`1 Tile Batch` (1 rows)")));
+    assert!(
+        summary
+            .iter()
+            .any(|l| l.contains("`1 Tile Batch` (1 rows)"))
+    );
     assert!(summary.iter().any(|l| l.contains("`Intl` (1 rows)")));
 
     // Line 9: Azure Bastion, CCF's unknown list. Lines 10–11, 13–14: purchase, refund,
@@ -225,7 +262,10 @@ fn the_ccf_method_ignores_block_sizes_as_ccf() {
     let i = at_line(&df, 2);
     close(f64_at(&df, col::VCPU_HOURS, i), 2.4 * 4.0);
     // CCF: GB/Month quantities held for the row's day, the P10 size for one day.
-    close(f64_at(&df, col::STORAGE_TB_HOURS, at_line(&df, 5)), 300.0 * 24.0 / 1000.0);
+    close(
+        f64_at(&df, col::STORAGE_TB_HOURS, at_line(&df, 5)),
+        300.0 * 24.0 / 1000.0,
+    );
     // `1/Month` is not one of CCF's units (it knows `1 /Month`): the P10 disk is unknown.
     let i = at_line(&df, 6);
     assert_eq!(str_at(&df, col::USAGE_CLASS, i).as_deref(), Some("unknown"));
@@ -246,7 +286,10 @@ fn amortized_rows_use_the_consumed_hours_and_exclude_unused_commitments() {
         (6, "reservation purchase"),
     ] {
         let i = at_line(&df, line);
-        assert_eq!(str_at(&df, col::USAGE_CLASS, i).as_deref(), Some("excluded"));
+        assert_eq!(
+            str_at(&df, col::USAGE_CLASS, i).as_deref(),
+            Some("excluded")
+        );
         assert!(
             str_at(&df, col::EXCLUSION_REASON, i)
                 .unwrap()
@@ -293,10 +336,16 @@ fn mca_camel_legacy_and_german_files_give_the_same_kind_of_rows() {
     // 0.24 × `100 Hours` = 24 hours; EASTUS; ISO date.
     close(f64_at(&df, col::VCPU_HOURS, 0), 24.0 * d4.vcpus);
     assert_eq!(str_at(&df, col::REGION, 0).as_deref(), Some("eastus"));
-    assert_eq!(str_at(&df, col::BILLING_ACCOUNT, 0).as_deref(), Some("abc:def_2019-05-31"));
+    assert_eq!(
+        str_at(&df, col::BILLING_ACCOUNT, 0).as_deref(),
+        Some("abc:def_2019-05-31")
+    );
     // Empty ResourceLocation: the normalised Location `EU West` gives westeurope.
     assert_eq!(str_at(&df, col::REGION, 1).as_deref(), Some("westeurope"));
-    assert_eq!(str_at(&df, col::USAGE_CLASS, 1).as_deref(), Some("storage_hdd"));
+    assert_eq!(
+        str_at(&df, col::USAGE_CLASS, 1).as_deref(),
+        Some("storage_hdd")
+    );
 
     let (df, _, _) = read(&fixture("payg_camel.csv"));
     close(f64_at(&df, col::VCPU_HOURS, 0), 20.0);
@@ -311,8 +360,14 @@ fn mca_camel_legacy_and_german_files_give_the_same_kind_of_rows() {
 
     let (df, _, _) = read(&fixture("ea_german.csv"));
     close(f64_at(&df, col::VCPU_HOURS, 0), 48.0);
-    assert_eq!(str_at(&df, col::REGION, 0).as_deref(), Some("germanywestcentral"));
-    assert_eq!(str_at(&df, col::REGION, 1).as_deref(), Some("germanywestcentral"));
+    assert_eq!(
+        str_at(&df, col::REGION, 0).as_deref(),
+        Some("germanywestcentral")
+    );
+    assert_eq!(
+        str_at(&df, col::REGION, 1).as_deref(),
+        Some("germanywestcentral")
+    );
 }
 
 #[test]
@@ -353,7 +408,8 @@ fn the_latest_run_of_each_period_is_read() {
         .iter()
         .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
         .collect();
-    let latest = "exports/daily/costs-actual/20230901-20230930/0a1b2c3d-0000-4000-8000-000000000001";
+    let latest =
+        "exports/daily/costs-actual/20230901-20230930/0a1b2c3d-0000-4000-8000-000000000001";
     assert_eq!(
         files,
         [
@@ -384,18 +440,27 @@ fn broken_files_name_the_file_line_and_column() {
     let shown = |name: &str| fixture(name).display().to_string();
     let e = error_of("missing_column.csv");
     assert!(
-        e.starts_with(&format!("{}, line 1, column `UnitOfMeasure`:", shown("missing_column.csv"))),
+        e.starts_with(&format!(
+            "{}, line 1, column `UnitOfMeasure`:",
+            shown("missing_column.csv")
+        )),
         "{e}"
     );
     let e = error_of("bad_number.csv");
     assert!(
-        e.starts_with(&format!("{}, line 4, column `Quantity`:", shown("bad_number.csv"))),
+        e.starts_with(&format!(
+            "{}, line 4, column `Quantity`:",
+            shown("bad_number.csv")
+        )),
         "{e}"
     );
     assert!(e.contains("`2,4,0` is not a number"), "{e}");
     let e = error_of("bad_date.csv");
     assert!(
-        e.starts_with(&format!("{}, line 3, column `Date`:", shown("bad_date.csv"))),
+        e.starts_with(&format!(
+            "{}, line 3, column `Date`:",
+            shown("bad_date.csv")
+        )),
         "{e}"
     );
     let e = error_of("truncated.csv.gz");
