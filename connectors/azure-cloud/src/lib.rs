@@ -11,8 +11,8 @@
 //! 3. **Read** the chosen blobs one at a time: the body is streamed, in the chunks the
 //!    connection delivers, into a temporary file that the file reader scans (gzip
 //!    decompressed on the fly) and that is deleted after it. Memory holds one chunk and one
-//!    batch, never a blob. A body shorter than its listed size is downloaded again, then
-//!    reported.
+//!    batch, never a blob. A body that breaks off or is shorter than its listed size is
+//!    downloaded again, then reported.
 //!
 //! Inputs: `azblob://ACCOUNT/CONTAINER/PREFIX` or
 //! `https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX` (see [`BlobUrl`]). With an
@@ -523,12 +523,27 @@ impl BlobExportSource {
                 .suffix(suffix)
                 .tempfile()
                 .map_err(|e| SourceError::io("temporary file for a blob", e))?;
-            let bytes = self.runtime.block_on(stream_blob(
+            let streamed = self.runtime.block_on(stream_blob(
                 &self.client,
                 &blob.name,
                 temp.as_file_mut(),
                 &shown,
-            ))?;
+            ));
+            let bytes = match streamed {
+                Ok(bytes) => bytes,
+                Err(Streamed::Broken(message)) if attempt < DOWNLOAD_ATTEMPTS => {
+                    tracing::warn!("{shown}: {message}; downloading it again");
+                    self.retried_downloads += 1;
+                    continue;
+                }
+                Err(Streamed::Broken(message)) => {
+                    return Err(SourceError::api(
+                        format!("Blob Get Blob {shown}"),
+                        format!("the body broke off: {message} ({attempt} attempts)"),
+                    ));
+                }
+                Err(Streamed::Failed(e)) => return Err(e),
+            };
             self.downloaded += bytes;
             match blob.size {
                 Some(size) if size != bytes && attempt < DOWNLOAD_ATTEMPTS => {
@@ -662,32 +677,37 @@ async fn download_text(
         .map_err(|_| SourceError::invalid(Location::file(shown), "the manifest is not UTF-8"))
 }
 
+/// Why a blob download stopped.
+enum Streamed {
+    /// The body broke off after the request succeeded: worth downloading again.
+    Broken(String),
+    /// The request failed after the pipeline's retries, or the local file failed.
+    Failed(SourceError),
+}
+
 /// Streams a blob into `file`; returns the bytes written.
 async fn stream_blob(
     client: &BlobContainerClient,
     name: &str,
     file: &mut std::fs::File,
     shown: &str,
-) -> Result<u64, SourceError> {
+) -> Result<u64, Streamed> {
     let request = format!("Blob Get Blob {shown}");
+    let local = |e| Streamed::Failed(SourceError::io("temporary file for a blob", e));
     let response = client
         .blob_client(name)
         .download(Some(download_options()))
         .await
-        .map_err(|e| api_error(request.clone(), e))?;
+        .map_err(|e| Streamed::Failed(api_error(request.clone(), e)))?;
     let mut body = response.body;
     let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
     let mut written = 0u64;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| api_error(request.clone(), e))?;
-        writer
-            .write_all(&chunk)
-            .map_err(|e| SourceError::io("temporary file for a blob", e))?;
+        let chunk = chunk.map_err(|e| Streamed::Broken(mask(&e.to_string())))?;
+        writer.write_all(&chunk).map_err(local)?;
         written += chunk.len() as u64;
     }
-    writer
-        .flush()
-        .map_err(|e| SourceError::io("temporary file for a blob", e))?;
+    writer.flush().map_err(local)?;
     Ok(written)
 }
 

@@ -4,6 +4,7 @@
 //! without the secret.
 
 mod harness;
+mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use carbonledger_usage::{InputTotals, SourceError, UsageSource, col};
 use polars::prelude::*;
 
 use harness::{ACCOUNT, KEY, azurite};
+use proxy::FaultProxy;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/azure")
@@ -247,4 +249,56 @@ fn bad_credentials_and_missing_containers_fail_without_the_secret() {
     .unwrap()
     .to_string();
     assert!(e.contains("no Azure cost-details blobs"), "{e}");
+}
+
+#[test]
+fn busy_answers_are_retried_and_broken_bodies_downloaded_again() {
+    let name = "ea_actual.csv";
+    upload(
+        "faults",
+        &[(
+            name.to_owned(),
+            std::fs::read(fixtures().join(name)).unwrap(),
+        )],
+    );
+    let proxy = FaultProxy::start(&azurite().endpoint);
+    let mut through_proxy = options(key_auth());
+    through_proxy.endpoint = Some(proxy.url.clone());
+    through_proxy.max_retries = 3;
+    // The listing is answered `503 ServerBusy` twice, then passes: the pipeline retries.
+    proxy.busy_next(2);
+    let mut source = BlobExportSource::open(url("faults", name), factors(), through_proxy).unwrap();
+    // The download breaks off half-way once: the blob is downloaded again.
+    proxy.truncate_next_downloads(1);
+    let (rows, totals) = read_all(&mut source).unwrap();
+    let mut local =
+        AzureExportSource::open(&fixtures().join(name), factors(), AzureOptions::default())
+            .unwrap();
+    let (local_rows, local_totals) = read_all(&mut local).unwrap();
+    assert_eq!(totals, local_totals);
+    assert!(comparable(&rows).equals_missing(&comparable(&local_rows)));
+    let (seen, faulted) = proxy.counts();
+    assert_eq!(faulted, 3);
+    // Every attempt the proxy saw was counted by the source.
+    assert_eq!(source.requests() as usize, seen, "{:?}", source.summary());
+    let summary = source.summary();
+    assert!(
+        summary[0].contains("1 short downloads retried"),
+        "{summary:?}"
+    );
+
+    // Busy for longer than the retries last: the request is named, with Azure's error code.
+    let mut patient = options(key_auth());
+    patient.endpoint = Some(proxy.url.clone());
+    patient.max_retries = 1;
+    proxy.busy_next(5);
+    let e = BlobExportSource::open(url("faults", name), factors(), patient)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.starts_with("Blob List Blobs azblob://devstoreaccount1/faults/ea_actual.csv"),
+        "{e}"
+    );
+    assert!(e.contains("HTTP 503 ServerBusy"), "{e}");
 }

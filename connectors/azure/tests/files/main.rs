@@ -483,3 +483,13 @@ fn empty_and_missing_inputs_fail_clearly() {
         .to_string();
     assert!(e.contains("no Azure cost-details files"), "{e}");
 }
+
+#[test]
+fn a_file_without_meters_is_refused_naming_the_first_missing_column() {
+    // OpenCost's minimal VM sample has no MeterName, Quantity or UnitOfMeasure.
+    let name = "opencost_values_VirtualMachine.csv";
+    assert!(!is_export_file(&fixture(name)));
+    let e = error_of(name);
+    let expected = format!("{}, line 1, column `MeterName`:", fixture(name).display());
+    assert!(e.starts_with(&expected), "{e}");
+}
