@@ -147,6 +147,24 @@ fn factor(file: &str, key: &[&str], value_column: &str) -> f64 {
     panic!("{file}: no row {key:?}");
 }
 
+/// A text value of a factor CSV of `factors/default` (see [`factor`]).
+fn text_factor(file: &str, key: &[&str], value_column: &str) -> String {
+    let path = root().join("factors/default").join(file);
+    let mut csv = csv::Reader::from_path(&path).expect("factor file");
+    let header = csv.headers().expect("header").clone();
+    let at = header
+        .iter()
+        .position(|h| h == value_column)
+        .expect("column");
+    for record in csv.records() {
+        let record = record.expect("record");
+        if key.iter().enumerate().all(|(i, k)| &record[i] == *k) {
+            return record[at].to_owned();
+        }
+    }
+    panic!("{file}: no row {key:?}");
+}
+
 #[test]
 fn every_variant_is_detected_and_reconciles_under_both_methods() {
     let cases = [
@@ -254,6 +272,29 @@ fn rows_carry_the_energy_of_their_quantities() {
         "kgco2e_per_kwh",
     );
     assert_close(number(row, "grid_kg_per_kwh"), grid, "grid");
+
+    // Line 2: 2.4 × `10 Hours` of an E4s v3 with 4 vCPUs = 96 vCPU-hours, at the mean
+    // watts of the size's processors (instances.csv, cpu_watts.csv) at 50 % utilisation.
+    let row = at_line(&rows, 2);
+    assert_eq!(row["usage_class"], "compute");
+    assert_close(number(row, "vcpu_hours"), 96.0, "vCPU-hours");
+    let processors = text_factor("instances.csv", &["azure", "E4s v3"], "processors");
+    let util = factor("coefficients.csv", &["cpu_utilization_percent"], "value") / 100.0;
+    let watts: Vec<f64> = processors
+        .split(';')
+        .map(|arch| {
+            let min = factor("cpu_watts.csv", &["azure", arch], "min_watts");
+            let max = factor("cpu_watts.csv", &["azure", arch], "max_watts");
+            min + util * (max - min)
+        })
+        .collect();
+    let mean = watts.iter().sum::<f64>() / watts.len() as f64;
+    assert_close(number(row, "watts_per_vcpu"), mean, "watts per vCPU");
+    assert_close(
+        number(row, "cpu_kwh"),
+        96.0 * mean / 1000.0 * pue,
+        "cpu kWh",
+    );
 
     // Line 4: the reservation purchase is excluded with its reason and keeps its cost.
     let row = at_line(&rows, 4);
