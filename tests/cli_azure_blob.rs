@@ -186,3 +186,33 @@ fn an_export_in_blob_storage_gives_the_ledger_of_the_local_folder() {
     let signature = sas.split("sig=").nth(1).unwrap();
     assert!(!log.contains(signature), "the SAS must not be printed");
 }
+
+#[test]
+fn entra_id_over_http_says_to_use_a_sas_or_key() {
+    // No SAS and no key: the Entra ID chain, which the SDK refuses on an http endpoint.
+    let mut command = Command::cargo_bin("carbonledger").unwrap();
+    for name in [
+        "CARBONLEDGER_AZURE_SAS",
+        "CARBONLEDGER_AZURE_STORAGE_KEY",
+        "AZURE_STORAGE_KEY",
+        "CARBONLEDGER_AZURE_ENDPOINT_URL",
+    ] {
+        command.env_remove(name);
+    }
+    let out = command
+        .args([
+            "estimate",
+            "--input",
+            "azblob://devstoreaccount1/exports/costs",
+        ])
+        .args(["--azure-endpoint-url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("Blob client for azblob://devstoreaccount1/exports/costs"),
+        "{log}"
+    );
+    assert!(log.contains("Entra ID tokens need https"), "{log}");
+}

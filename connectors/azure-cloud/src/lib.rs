@@ -220,37 +220,59 @@ pub struct CredentialChain {
 }
 
 impl CredentialChain {
+    /// The credentials this environment can build; one that cannot be built (no managed
+    /// identity endpoint, no CLI) is left out. Fails only when none can.
     pub fn from_env() -> Result<CredentialChain, SourceError> {
-        let failed = |what: &str, e: azure_core::Error| {
-            SourceError::api(format!("Azure credentials: {what}"), e.to_string())
-        };
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let mut sources: Vec<(&'static str, Arc<dyn TokenCredential>)> = Vec::new();
+        let mut skipped: Vec<String> = Vec::new();
+        let mut add =
+            |name: &'static str, made: azure_core::Result<Arc<dyn TokenCredential>>| match made {
+                Ok(c) => sources.push((name, c)),
+                Err(e) => skipped.push(format!("{name}: {}", mask(&e.to_string()))),
+            };
         if var("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-            let c = azure_identity::WorkloadIdentityCredential::new(None)
-                .map_err(|e| failed("workload identity", e))?;
-            sources.push(("workload identity", c));
+            add(
+                "workload identity",
+                azure_identity::WorkloadIdentityCredential::new(None)
+                    .map(|c| c as Arc<dyn TokenCredential>),
+            );
         }
         if let (Some(tenant), Some(client), Some(secret)) = (
             var("AZURE_TENANT_ID"),
             var("AZURE_CLIENT_ID"),
             var("AZURE_CLIENT_SECRET"),
         ) {
-            let c = azure_identity::ClientSecretCredential::new(
-                &tenant,
-                client,
-                Secret::new(secret),
-                None,
-            )
-            .map_err(|e| failed("client secret", e))?;
-            sources.push(("client secret", c));
+            add(
+                "client secret",
+                azure_identity::ClientSecretCredential::new(
+                    &tenant,
+                    client,
+                    Secret::new(secret),
+                    None,
+                )
+                .map(|c| c as Arc<dyn TokenCredential>),
+            );
         }
-        let c = azure_identity::ManagedIdentityCredential::new(None)
-            .map_err(|e| failed("managed identity", e))?;
-        sources.push(("managed identity", c));
-        let c = azure_identity::DeveloperToolsCredential::new(None)
-            .map_err(|e| failed("developer tools", e))?;
-        sources.push(("Azure CLI / Azure Developer CLI", c));
+        add(
+            "managed identity",
+            azure_identity::ManagedIdentityCredential::new(None)
+                .map(|c| c as Arc<dyn TokenCredential>),
+        );
+        add(
+            "Azure CLI / Azure Developer CLI",
+            azure_identity::DeveloperToolsCredential::new(None)
+                .map(|c| c as Arc<dyn TokenCredential>),
+        );
+        if sources.is_empty() {
+            return Err(SourceError::api(
+                "Azure credentials",
+                format!(
+                    "no credential could be set up ({}); set {SAS_ENV} or an account key",
+                    skipped.join("; ")
+                ),
+            ));
+        }
         Ok(CredentialChain { sources })
     }
 }
@@ -389,8 +411,24 @@ pub fn container_client(
         client_options,
         ..BlobContainerClientOptions::default()
     };
-    let client = BlobContainerClient::new(container_url, credential, Some(blob_options))
-        .map_err(|e| SourceError::api(format!("Blob client for {url}"), mask(&e.to_string())))?;
+    let https = container_url.scheme() == "https";
+    let token = credential.is_some();
+    let client =
+        BlobContainerClient::new(container_url, credential, Some(blob_options)).map_err(|e| {
+            let hint = if token && !https {
+                format!(
+                    " (Entra ID tokens need https; for an http endpoint such as Azurite set \
+                     {SAS_ENV} or an account key in {})",
+                    KEY_ENVS.join(" or ")
+                )
+            } else {
+                String::new()
+            };
+            SourceError::api(
+                format!("Blob client for {url}"),
+                format!("{}{hint}", mask(&e.to_string())),
+            )
+        })?;
     Ok((client, counter))
 }
 
