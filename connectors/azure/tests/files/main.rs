@@ -374,6 +374,7 @@ fn mca_camel_legacy_and_german_files_give_the_same_kind_of_rows() {
 fn gzip_and_parquet_give_the_rows_of_the_csv() {
     let (csv, _, _) = read(&fixture("ea_actual.csv"));
     for name in ["ea_actual.csv.gz", "ea_actual.parquet"] {
+        assert!(is_export_file(&fixture(name)), "{name} is not detected");
         let (other, _, _) = read(&fixture(name));
         assert_eq!(other.height(), csv.height(), "{name}");
         for column in [
