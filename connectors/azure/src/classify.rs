@@ -230,6 +230,33 @@ pub struct Classifier {
     hdd: Regex,
     /// Lower-cased Azure VM size → the factor set's spelling (`b1ms` → `B1ms`).
     sizes: HashMap<String, String>,
+    /// What the word lists say of each (meter category, subcategory, meter name).
+    meters: HashMap<String, Arc<MeterFacts>>,
+    /// The key of the row being classified: category, subcategory, meter, `\u{1f}`-ended.
+    key_buffer: String,
+    /// `AdditionalInfo.ServiceType` → the factor set's VM size.
+    service_types: HashMap<String, Option<Arc<str>>>,
+}
+
+/// What the word lists and tables say of one meter, computed once per distinct meter.
+#[derive(Debug, Clone, Default)]
+struct MeterFacts {
+    /// CCF's unsupported words in the meter name.
+    unsupported: bool,
+    /// CCF's unknown categories or meter names.
+    unknown_listed: bool,
+    /// CCF's memory meters (hour units).
+    memory_meter: bool,
+    /// The vCores of a `vCore` meter.
+    vcores: Option<f64>,
+    /// The factor set's VM size named by the meter (`D2 v3/D2s v3` → `D2 v3`).
+    meter_size: Option<Arc<str>>,
+    /// Storage media named by the subcategory or meter.
+    media: Option<DiskMedia>,
+    /// The managed-disk tier's size (GiB) and media.
+    disk: Option<(f64, DiskMedia)>,
+    /// CCF's egress meters, not `To Any`.
+    egress: bool,
 }
 
 impl Classifier {
@@ -246,6 +273,9 @@ impl Classifier {
         }
         Classifier {
             sizes,
+            meters: HashMap::new(),
+            key_buffer: String::new(),
+            service_types: HashMap::new(),
             factors,
             ccf_quirks,
             unsupported: word_set(&UNSUPPORTED_METERS),
@@ -264,13 +294,72 @@ impl Classifier {
         &self.lookups
     }
 
+    /// The facts of the row's meter (cached).
+    fn meter_facts(&mut self, row: &RowFacts<'_>) -> Arc<MeterFacts> {
+        let (category, sub, meter) = (
+            row.meter_category.trim(),
+            row.meter_sub_category.trim(),
+            row.meter_name.trim(),
+        );
+        self.key_buffer.clear();
+        for part in [category, sub, meter] {
+            self.key_buffer.push_str(part);
+            self.key_buffer.push('\u{1f}');
+        }
+        if let Some(found) = self.meters.get(self.key_buffer.as_str()) {
+            return Arc::clone(found);
+        }
+        let text = format!("{sub} {meter}");
+        let disk = self
+            .disk_tier
+            .find(&text)
+            .and_then(|t| self.lookups.disk(t.as_str()));
+        let media = disk.map(|d| d.1).or_else(|| {
+            if self.hdd.is_match(&text) {
+                Some(DiskMedia::Hdd)
+            } else {
+                self.storage_types.is_match(&text).then_some(DiskMedia::Ssd)
+            }
+        });
+        let facts = Arc::new(MeterFacts {
+            unsupported: self.unsupported.is_match(meter),
+            unknown_listed: self.unknown_categories.is_match(category)
+                || self.unknown_meters.is_match(meter),
+            memory_meter: self.memory_meters.is_match(meter),
+            vcores: vcores_of_meter(meter),
+            meter_size: self
+                .instance(&vm_size_of_meter(meter))
+                .map(|i| Arc::from(i.instance_type.as_str())),
+            media,
+            disk,
+            egress: self.network_meters.is_match(meter) && !meter.contains("To Any"),
+        });
+        self.meters
+            .insert(self.key_buffer.clone(), Arc::clone(&facts));
+        facts
+    }
+
+    /// The factor set's VM size of an `AdditionalInfo.ServiceType` (cached).
+    fn service_type_size(&mut self, service_type: &str) -> Option<Arc<str>> {
+        if let Some(found) = self.service_types.get(service_type) {
+            return found.clone();
+        }
+        let size = self
+            .instance(&vm_size_of_service_type(service_type))
+            .map(|i| Arc::from(i.instance_type.as_str()));
+        self.service_types
+            .insert(service_type.to_owned(), size.clone());
+        size
+    }
+
     /// Classifies one row.
-    pub fn classify(&self, row: &RowFacts<'_>, info: &AdditionalInfo) -> Classified {
+    pub fn classify(&mut self, row: &RowFacts<'_>, info: &AdditionalInfo) -> Classified {
         if let Some(reason) = charge_exclusion(row) {
             return Classified::excluded(reason);
         }
         let meter = row.meter_name.trim();
-        if self.unsupported.is_match(meter) {
+        let facts = self.meter_facts(row);
+        if facts.unsupported {
             return Classified::excluded(format!(
                 "meter `{meter}` is not usage the method estimates (CCF's unsupported list)"
             ));
@@ -285,9 +374,7 @@ impl Classifier {
         if self.ccf_quirks && !CCF_UNITS.contains(&unit_text) {
             return Classified::of(UsageClass::Unknown);
         }
-        if self.unknown_categories.is_match(row.meter_category.trim())
-            || self.unknown_meters.is_match(meter)
-        {
+        if facts.unknown_listed {
             return Classified::of(UsageClass::Unknown);
         }
         let block = if self.ccf_quirks {
@@ -296,15 +383,22 @@ impl Classifier {
             unit.block_size
         };
         let amount = row.quantity * block;
-        let distinct = unit.distinct.as_str();
+        let distinct = unit.distinct.clone();
+        let distinct = distinct.as_str();
         match distinct {
-            "Hours" => self.compute(row, info, amount),
+            "Hours" => {
+                let size = info
+                    .service_type
+                    .as_deref()
+                    .and_then(|st| self.service_type_size(st));
+                self.compute(row, info, &facts, size, amount)
+            }
             "GB/Month" | "GiB/Month" | "TB/Month" | "TiB/Month" | "GB/Day" | "GiB/Day"
             | "TB/Day" | "GB/Hour" | "GiB/Hour" | "TB/Hour" | "TiB/Hour" => {
-                self.storage(row, amount, distinct)
+                self.storage(row, &facts, amount, distinct)
             }
-            "Units/Month" | "Units/Day" => self.disk(row, amount, distinct),
-            "GB" | "GiB" | "TB" | "MB" => self.network(row, amount, distinct),
+            "Units/Month" | "Units/Day" => self.disk(row, &facts, amount, distinct),
+            "GB" | "GiB" | "TB" | "MB" => self.network(row, &facts, amount, distinct),
             "GB Hours" | "GB Seconds" | "GiB Hours" | "GiB Seconds" => {
                 let gb = if distinct.starts_with("GiB") && !self.ccf_quirks {
                     GB_PER_GIB
@@ -337,24 +431,27 @@ impl Classifier {
         })
     }
 
-    fn compute(&self, row: &RowFacts<'_>, info: &AdditionalInfo, amount: f64) -> Classified {
-        let meter = row.meter_name.trim();
-        if self.memory_meters.is_match(meter) {
+    fn compute(
+        &self,
+        row: &RowFacts<'_>,
+        info: &AdditionalInfo,
+        facts: &MeterFacts,
+        service_type_size: Option<Arc<str>>,
+        amount: f64,
+    ) -> Classified {
+        if facts.memory_meter {
             // Known shortcoming: CCF gives these meters a memory estimate from a VM size the
             // row does not carry; they are estimated by ratio here.
             return Classified::of(UsageClass::Unknown);
         }
-        let instance = info
-            .service_type
-            .as_deref()
-            .map(vm_size_of_service_type)
-            .and_then(|name| self.instance(&name))
-            .or_else(|| self.instance(&vm_size_of_meter(meter)));
+        let instance = service_type_size
+            .or_else(|| facts.meter_size.clone())
+            .and_then(|name| self.factors.instance("azure", &name));
         // A vCore meter (`vCore`, `2 vCore`) is priced per vCore-hour of that many vCores:
         // its quantity counts hours and the meter the vCores (`AdditionalInfo.vCores` describes
         // the server, not the row's unit).
-        let vcore = vcores_of_meter(meter);
-        let vcpus = vcore
+        let vcpus = facts
+            .vcores
             .or(info.vcpus)
             .or_else(|| instance.map(|i| i.vcpus))
             .or_else(|| self.ccf_quirks.then_some(1.0));
@@ -382,21 +479,6 @@ impl Classifier {
         out
     }
 
-    fn media(&self, row: &RowFacts<'_>) -> Option<DiskMedia> {
-        let text = format!(
-            "{} {}",
-            row.meter_sub_category.trim(),
-            row.meter_name.trim()
-        );
-        if let Some(tier) = self.disk_tier.find(&text) {
-            return self.lookups.disk(tier.as_str()).map(|d| d.1);
-        }
-        if self.hdd.is_match(&text) {
-            return Some(DiskMedia::Hdd);
-        }
-        self.storage_types.is_match(&text).then_some(DiskMedia::Ssd)
-    }
-
     fn storage_class(media: DiskMedia, tb_hours: f64) -> Classified {
         let class = match media {
             DiskMedia::Ssd => UsageClass::StorageSsd,
@@ -419,8 +501,14 @@ impl Classifier {
         }
     }
 
-    fn storage(&self, row: &RowFacts<'_>, amount: f64, distinct: &str) -> Classified {
-        let Some(media) = self.media(row) else {
+    fn storage(
+        &self,
+        row: &RowFacts<'_>,
+        facts: &MeterFacts,
+        amount: f64,
+        distinct: &str,
+    ) -> Classified {
+        let Some(media) = facts.media else {
             return self.no_media(row);
         };
         let (size, per) = distinct.split_once('/').unwrap_or((distinct, "Month"));
@@ -440,16 +528,14 @@ impl Classifier {
         Self::storage_class(media, amount * gb * hours / GB_PER_TB)
     }
 
-    fn disk(&self, row: &RowFacts<'_>, amount: f64, distinct: &str) -> Classified {
-        let text = format!(
-            "{} {}",
-            row.meter_sub_category.trim(),
-            row.meter_name.trim()
-        );
-        let tier = self
-            .disk_tier
-            .find(&text)
-            .and_then(|t| self.lookups.disk(t.as_str()));
+    fn disk(
+        &self,
+        row: &RowFacts<'_>,
+        facts: &MeterFacts,
+        amount: f64,
+        distinct: &str,
+    ) -> Classified {
+        let tier = facts.disk;
         let Some((gib, media)) = tier else {
             // A count of things per month or day (certificates, IPs, users): no quantity.
             return Classified::of(UsageClass::Unknown);
@@ -466,10 +552,15 @@ impl Classifier {
         Self::storage_class(media, amount * gib * GB_PER_GIB * hours / GB_PER_TB)
     }
 
-    fn network(&self, row: &RowFacts<'_>, amount: f64, distinct: &str) -> Classified {
+    fn network(
+        &self,
+        row: &RowFacts<'_>,
+        facts: &MeterFacts,
+        amount: f64,
+        distinct: &str,
+    ) -> Classified {
         let meter = row.meter_name.trim();
-        let egress = self.network_meters.is_match(meter) && !meter.contains("To Any");
-        if !egress {
+        if !facts.egress {
             if self.ccf_quirks {
                 return Classified::excluded(format!(
                     "data volume `{meter}` is not inter-region egress (CCF drops it)"
@@ -591,7 +682,7 @@ mod tests {
 
     #[test]
     fn block_sizes_multiply_compute_hours() {
-        let c = classifier(false);
+        let mut c = classifier(false);
         let set = FactorSet::embedded("default").unwrap();
         let e4 = set.instance("azure", "E4 v3").unwrap();
         let row = facts("Virtual Machines", "E4 v3/E4s v3", "10 Hours", 3.0);
@@ -606,7 +697,7 @@ mod tests {
 
     #[test]
     fn vcpus_from_additional_info_win() {
-        let c = classifier(false);
+        let mut c = classifier(false);
         let info = AdditionalInfo {
             service_type: Some("Standard_DS2_v2".into()),
             vcpus: Some(2.0),
@@ -622,7 +713,7 @@ mod tests {
 
     #[test]
     fn storage_months_and_disks_become_tb_hours() {
-        let c = classifier(false);
+        let mut c = classifier(false);
         let row = facts("Storage", "Hot LRS Data Stored", "1 GB/Month", 100.0);
         let out = c.classify(&row, &AdditionalInfo::default());
         assert_eq!(out.class, Some(UsageClass::StorageSsd));
@@ -636,7 +727,7 @@ mod tests {
 
     #[test]
     fn egress_is_network_and_other_volumes_are_unknown() {
-        let c = classifier(false);
+        let mut c = classifier(false);
         let row = facts("Bandwidth", "Standard Data Transfer Out", "100 GB", 2.0);
         let out = c.classify(&row, &AdditionalInfo::default());
         assert_eq!(
@@ -650,7 +741,7 @@ mod tests {
 
     #[test]
     fn purchases_and_unknown_units() {
-        let c = classifier(false);
+        let mut c = classifier(false);
         let mut row = facts("Virtual Machines", "B1s", "1 Hour", 1.0);
         row.charge_type = "Purchase";
         row.pricing_model = "Reservation";
