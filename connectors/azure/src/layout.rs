@@ -297,8 +297,9 @@ mod tests {
             } else {
                 "2023-10-01T08:00:00Z"
             };
+            let run_info = format!(r#""runInfo":{{"submittedTime":"{time}"}}"#);
             Ok(format!(
-                r#"{{"runInfo":{{"submittedTime":"{time}"}},"exportConfig":{{"exportName":"exp"}}}}"#
+                r#"{{{run_info},"exportConfig":{{"exportName":"exp"}}}}"#
             ))
         };
         let chosen = choose(&entries, &mut read).unwrap();
