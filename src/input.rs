@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use carbonledger_aws::{CurOptions, CurSource};
 use carbonledger_aws_cloud::{Connection, ExportKind, S3ExportSource, S3Options, S3Url};
+use carbonledger_azure::{AzureExportSource, AzureOptions};
+use carbonledger_azure_cloud::{BlobAuth, BlobExportSource, BlobOptions, BlobUrl};
 use carbonledger_factors::FactorSet;
 use carbonledger_focus::{FocusOptions, FocusSource};
 use carbonledger_gcp::{GcpExportSource, GcpOptions};
@@ -27,7 +29,7 @@ pub enum Provider {
 
 /// Opens `path` with the connector of `provider`, detecting the provider from the first data
 /// file's header when not given. `options` are the AWS connector's (cost measure, CCF quirks),
-/// `gcp` the GCP connector's, `focus` the FOCUS connector's.
+/// `gcp` the GCP connector's, `focus` the FOCUS connector's, `azure` the Azure connector's.
 pub fn open(
     path: &Path,
     provider: Option<Provider>,
@@ -35,6 +37,7 @@ pub fn open(
     options: CurOptions,
     gcp: GcpOptions,
     focus: FocusOptions,
+    azure: AzureOptions,
 ) -> Result<Box<dyn UsageSource>, Error> {
     let provider = match provider {
         Some(p) => p,
@@ -44,10 +47,7 @@ pub fn open(
         Provider::Aws => Ok(Box::new(CurSource::open(path, factors, options)?)),
         Provider::Gcp => Ok(Box::new(GcpExportSource::open(path, factors, gcp)?)),
         Provider::Focus => Ok(Box::new(FocusSource::open(path, factors, focus)?)),
-        other => Err(Error::Usage(format!(
-            "the {other:?} connector is not available in this version; only AWS CUR files, \
-             GCP billing exports and FOCUS files are"
-        ))),
+        Provider::Azure => Ok(Box::new(AzureExportSource::open(path, factors, azure)?)),
     }
 }
 
@@ -87,6 +87,41 @@ pub fn open_s3(
     Ok(Box::new(S3ExportSource::open(url, factors, options)?))
 }
 
+/// Whether `text` is an Azure Blob URL (`azblob://…` or `https://….blob.core.windows.net/…`).
+pub fn is_blob_url(text: &str) -> bool {
+    BlobUrl::parse(text).is_some()
+}
+
+/// Opens an Azure cost-details export in Blob storage; `endpoint` replaces Azure's (Azurite).
+/// Credentials come from the environment ([`BlobAuth::from_env`]).
+pub fn open_blob(
+    url: &str,
+    provider: Option<Provider>,
+    factors: Arc<FactorSet>,
+    azure: AzureOptions,
+    endpoint: Option<String>,
+) -> Result<Box<dyn UsageSource>, Error> {
+    if let Some(other) = provider.filter(|p| *p != Provider::Azure) {
+        return Err(Error::Usage(format!(
+            "--provider {other:?} cannot read from Azure Blob storage in this version; Blob \
+             inputs are Azure cost-details exports"
+        )));
+    }
+    let url = BlobUrl::parse(url).unwrap_or_else(|| {
+        Err(SourceError::invalid(
+            Location::file(url),
+            "not an Azure Blob URL",
+        ))
+    })?;
+    let options = BlobOptions {
+        endpoint,
+        auth: BlobAuth::from_env()?,
+        azure,
+        max_retries: 3,
+    };
+    Ok(Box::new(BlobExportSource::open(url, factors, options)?))
+}
+
 /// Detects the provider from the header of the first data file under `path`.
 pub fn detect(path: &Path) -> Result<Provider, Error> {
     let file = first_data_file(path)?.ok_or_else(|| {
@@ -107,9 +142,17 @@ pub fn detect(path: &Path) -> Result<Provider, Error> {
     if carbonledger_gcp::looks_like_export(&header) || carbonledger_gcp::is_export_file(&file) {
         return Ok(Provider::Gcp);
     }
+    // Azure cost details name their meters (`MeterCategory`, `MeterName`, `UnitOfMeasure`);
+    // FOCUS files (`BilledCost`, `ChargePeriodStart`) do not, so they are not claimed here.
+    if carbonledger_azure::looks_like_cost_details(&header)
+        || carbonledger_azure::is_export_file(&file)
+    {
+        return Ok(Provider::Azure);
+    }
     let message = format!(
         "not a billing file this version reads: the header ({} columns, starting `{}`) is \
-         neither an AWS CUR header, a GCP billing export's nor a FOCUS header",
+         not an AWS CUR header, a GCP billing export's, an Azure cost-details export's nor a \
+         FOCUS header",
         header.len(),
         header.iter().take(3).cloned().collect::<Vec<_>>().join(",")
     );

@@ -53,8 +53,9 @@ struct RunArgs {
 #[derive(Args)]
 #[command(group(ArgGroup::new("api").args(["cost_explorer", "bigquery"])))]
 struct EstimateArgs {
-    /// A billing file (CSV, CSV.gz, Parquet), a report folder as the provider writes it, or
-    /// an AWS export in S3 (`s3://bucket/prefix/report`).
+    /// A billing file (CSV, CSV.gz, Parquet), a report folder as the provider writes it, an
+    /// AWS export in S3 (`s3://bucket/prefix/report`) or an Azure export in Blob storage
+    /// (`azblob://account/container/prefix` or `https://account.blob.core.windows.net/...`).
     #[arg(
         long,
         required_unless_present_any = ["sample", "cost_explorer", "bigquery"],
@@ -109,6 +110,12 @@ struct EstimateArgs {
     /// emulators); credentials and region still come from the standard AWS chain.
     #[arg(long, value_name = "URL", env = "CARBONLEDGER_AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
+    /// An endpoint replacing Azure Blob storage's own for `azblob://` inputs (Azurite:
+    /// `http://127.0.0.1:10000`, the account then being the first path segment).
+    /// Credentials: a SAS in CARBONLEDGER_AZURE_SAS, an account key in
+    /// CARBONLEDGER_AZURE_STORAGE_KEY or AZURE_STORAGE_KEY, else Entra ID.
+    #[arg(long, value_name = "URL", env = "CARBONLEDGER_AZURE_ENDPOINT_URL")]
+    azure_endpoint_url: Option<String>,
     /// The AWS region of an `s3://` bucket [default: the chain's (AWS_REGION, the profile),
     /// else us-east-1].
     #[arg(long, value_name = "REGION")]
@@ -407,6 +414,7 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
             region: args.region,
             ..Connection::default()
         },
+        azure_endpoint: args.azure_endpoint_url,
         cost_explorer,
         bigquery,
     };

@@ -9,6 +9,7 @@ use carbonledger_aws::{CostMeasure, CurOptions};
 use carbonledger_aws_cloud::{
     Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
 };
+use carbonledger_azure::AzureOptions;
 use carbonledger_factors::FactorSet;
 use carbonledger_focus::{FocusCost, FocusOptions};
 use carbonledger_gcp::bigquery::{
@@ -51,6 +52,8 @@ pub struct EstimateRequest {
     pub focus_cost: FocusCost,
     /// How to reach AWS for `s3://` inputs and Cost Explorer.
     pub connection: Connection,
+    /// An endpoint replacing Azure Blob storage's own (Azurite) for `azblob://` inputs.
+    pub azure_endpoint: Option<String>,
     /// Read the Cost Explorer API instead of `input`.
     pub cost_explorer: Option<CostExplorerRequest>,
     /// Read the GCP billing export in BigQuery instead of `input`.
@@ -133,6 +136,9 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
         ccf_quirks: request.method == Method::Ccf,
         partial: false,
     };
+    let azure = AzureOptions {
+        ccf_quirks: request.method == Method::Ccf,
+    };
     let mut sample_dir = None;
     let mut relabel = None;
     let what = (
@@ -151,7 +157,15 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
         )?),
         (None, Some(path), false, None) => {
             let text = path.to_string_lossy();
-            if text.starts_with("s3://") {
+            if input::is_blob_url(&text) {
+                input::open_blob(
+                    &text,
+                    request.provider,
+                    Arc::clone(&factors),
+                    azure,
+                    request.azure_endpoint.clone(),
+                )?
+            } else if text.starts_with("s3://") {
                 input::open_s3(
                     &text,
                     request.provider,
@@ -168,6 +182,7 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
                     options,
                     gcp,
                     focus,
+                    azure,
                 )?
             }
         }
@@ -186,6 +201,7 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
                 options,
                 gcp,
                 focus,
+                azure,
             )?
         }
         _ => {

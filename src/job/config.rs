@@ -78,9 +78,9 @@ pub struct SourceConfig {
     /// Unique; names the source's files in the ledger (letters, digits, `-`, `_`).
     pub name: String,
     pub kind: SourceKind,
-    /// Files: `aws-cur`, `gcp-export`, `focus`, `azure-export`.
+    /// Files: `aws-cur`, `gcp-export`, `focus`, `azure-export` (or its `url`).
     pub path: Option<PathBuf>,
-    /// `aws-s3`: `s3://bucket/prefix/report`.
+    /// `aws-s3`: `s3://bucket/prefix/report`; `azure-export`: `azblob://account/container/…`.
     pub url: Option<String>,
     /// `bigquery`: `project.dataset.table`.
     pub table: Option<String>,
@@ -128,7 +128,7 @@ impl SourceKind {
         match self {
             SourceKind::AwsCur | SourceKind::GcpExport => (&["path"], &["cost"]),
             SourceKind::Focus => (&["path"], &["cost"]),
-            SourceKind::AzureExport => (&["path"], &[]),
+            SourceKind::AzureExport => (&[], &["path", "url", "endpoint_url"]),
             SourceKind::AwsS3 => (&["url"], &["cost", "endpoint_url", "region"]),
             SourceKind::CostExplorer => (
                 &[],
@@ -330,12 +330,26 @@ fn check(config: Config, file: &Path, text: &str, today: NaiveDate) -> Result<Jo
         if let Some(path) = &source.path {
             source.path = Some(resolve(path));
         }
-        if let Some(url) = &source.url
-            && !url.starts_with("s3://")
-        {
-            return Err(Error::Config(format!(
-                "{at}: url \"{url}\" is not an s3:// URL"
-            )));
+        match (source.kind, &source.url, &source.path) {
+            (SourceKind::AwsS3, Some(url), _) if !url.starts_with("s3://") => {
+                return Err(Error::Config(format!(
+                    "{at}: url \"{url}\" is not an s3:// URL"
+                )));
+            }
+            (SourceKind::AzureExport, Some(url), _)
+                if !url.starts_with("azblob://") && !url.starts_with("https://") =>
+            {
+                return Err(Error::Config(format!(
+                    "{at}: url \"{url}\" is not an azblob:// or https:// Blob storage URL"
+                )));
+            }
+            (SourceKind::AzureExport, Some(_), Some(_)) | (SourceKind::AzureExport, None, None) => {
+                return Err(Error::Config(format!(
+                    "{at}: kind \"azure-export\" takes either `path` (files on disk) or `url` \
+                     (Blob storage)"
+                )));
+            }
+            _ => {}
         }
         if let Some(g) = &source.granularity
             && g != "daily"

@@ -270,8 +270,8 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         SourceKind::AzureExport => Some(Provider::Azure),
         SourceKind::CostExplorer | SourceKind::Bigquery => None,
     };
-    let input = match source.kind {
-        SourceKind::AwsS3 => source.url.clone().map(Into::into),
+    let input = match (source.kind, &source.url) {
+        (SourceKind::AwsS3 | SourceKind::AzureExport, Some(url)) => Some(url.into()),
         _ => source.path.clone(),
     };
     let cost_explorer = (source.kind == SourceKind::CostExplorer).then(|| CostExplorerRequest {
@@ -320,6 +320,10 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         cost: aws_cost,
         gcp_cost,
         focus_cost,
+        azure_endpoint: match source.kind {
+            SourceKind::AzureExport => source.endpoint_url.clone(),
+            _ => None,
+        },
         connection: Connection {
             endpoint_url: source.endpoint_url.clone(),
             region: source.region.clone(),
