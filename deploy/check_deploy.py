@@ -5,6 +5,7 @@
     python check_deploy.py context DIR       copy the Docker build context into DIR
     python check_deploy.py includes DIR      the context has every include_str!/bytes! file
     python check_deploy.py manifests FILE    semantics of the rendered Kubernetes manifests
+    python check_deploy.py units             the systemd units keep their hardening
 
 Each prints what it checked and exits non-zero with the reasons when a check fails.
 """
@@ -38,12 +39,12 @@ def fail(message):
     errors.append(message)
 
 
-def done(what):
+def done(what, detail=""):
     if errors:
         for message in errors:
             print(f"FAIL {what}: {message}", file=sys.stderr)
         sys.exit(1)
-    print(f"ok {what}")
+    print(f"ok {what}{': ' if detail else ''}{detail}")
 
 
 def check_config():
@@ -73,7 +74,7 @@ def check_config():
     text = CONFIG.read_text()
     if re.search(r"(?i)(secret|password|token|access_key)\s*=", text):
         fail("a credential-like key in the example config: credentials never live in the file")
-    done(f"config {CONFIG.name}: {len(sources)} sources, tables {sorted(config)}")
+    done("config", f"{CONFIG.name}: {len(sources)} sources, tables {sorted(config)}")
 
 
 def _yaml_documents(path):
@@ -105,7 +106,7 @@ def check_drift():
     argv = shlex.split(exec_start)
     if argv[0] != "/usr/local/bin/carbonledger" or argv[1:4] != COMMAND:
         fail(f"ExecStart {argv} is not /usr/local/bin/carbonledger {' '.join(COMMAND)} …")
-    done("drift: ConfigMap = carbonledger.toml; Dockerfile, CronJob and service run "
+    done("drift", "ConfigMap = carbonledger.toml; Dockerfile, CronJob and service run "
          f"`carbonledger {' '.join(COMMAND)}`")
 
 
@@ -174,7 +175,7 @@ def copy_context(target):
                 if source != "." and not (target / source).exists():
                     fail(f"Dockerfile copies {source}, which .dockerignore leaves out")
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-    done(f"context: {len(files)} files, {size / 2**20:.1f} MiB")
+    done("context", f"{len(files)} files, {size / 2**20:.1f} MiB")
 
 
 def check_includes(target):
@@ -187,7 +188,7 @@ def check_includes(target):
             count += 1
             if not (source.parent / path).exists():
                 fail(f"{source.relative_to(target)} embeds {path}, missing from the context")
-    done(f"includes: {count} embedded files present")
+    done("includes", f"{count} embedded files present")
 
 
 def check_manifests(rendered):
@@ -280,7 +281,42 @@ def check_manifests(rendered):
         storage = claim["spec"]["resources"]["requests"]["storage"]
         if not QUANTITY.match(str(storage)):
             fail(f"PVC {claim['metadata']['name']}: storage {storage!r} is not a quantity")
-    done(f"manifests: {sorted((k, n) for k, d in by_kind.items() for n in d)}")
+    done("manifests", ", ".join(sorted(f"{k}/{n}" for k, d in by_kind.items() for n in d)))
+
+
+# What the service must keep (DynamicUser= implies some of them; they are spelled out so that
+# the unit says what it relies on, and dropping one fails here, not only in the exposure score).
+SERVICE_NEEDS = {
+    "Type": "oneshot", "DynamicUser": "yes", "StateDirectory": "carbonledger",
+    "CacheDirectory": "carbonledger", "ProtectSystem": "strict", "ProtectHome": "yes",
+    "NoNewPrivileges": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
+    "PrivateUsers": "yes", "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes",
+    "MemoryDenyWriteExecute": "yes", "Environment": "XDG_CACHE_HOME=%C",
+}
+TIMER_NEEDS = {"Persistent": "true", "RandomizedDelaySec": None, "OnCalendar": None}
+
+
+def _unit(path):
+    entries = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", ";", "[")):
+            key, value = line.split("=", 1)
+            entries.setdefault(key.strip(), []).append(value.strip())
+    return entries
+
+
+def check_units():
+    service = _unit(DEPLOY / "systemd" / "carbonledger.service")
+    for key, value in SERVICE_NEEDS.items():
+        if value not in service.get(key, []):
+            fail(f"carbonledger.service lacks {key}={value}")
+    if "SuccessExitStatus" in service:
+        fail("SuccessExitStatus= would hide exit code 4 (some sources failed); see the unit")
+    timer = _unit(DEPLOY / "systemd" / "carbonledger.timer")
+    for key, value in TIMER_NEEDS.items():
+        if key not in timer or (value is not None and value not in timer[key]):
+            fail(f"carbonledger.timer lacks {key}={value or '…'}")
+    done("units", f"{len(SERVICE_NEEDS)} service and {len(TIMER_NEEDS)} timer settings present")
 
 
 if __name__ == "__main__":
@@ -293,6 +329,8 @@ if __name__ == "__main__":
         copy_context(sys.argv[2])
     elif command == "includes":
         check_includes(sys.argv[2])
+    elif command == "units":
+        check_units()
     elif command == "manifests":
         check_manifests(sys.argv[2])
     else:
