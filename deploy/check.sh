@@ -65,7 +65,7 @@ python3 deploy/check_deploy.py config
 "$venv/bin/python" deploy/check_deploy.py drift
 
 section "Dockerfile: hadolint (every finding fails), dockerfile-utils lint"
-hadolint --config deploy/hadolint.yaml deploy/Dockerfile
+hadolint --no-color --config deploy/hadolint.yaml deploy/Dockerfile
 quiet_or_fail '^$' "$dockerfile_utils" lint deploy/Dockerfile
 echo "ok Dockerfile"
 
@@ -93,6 +93,16 @@ for version in 1.31.0 1.37.0; do
         kubernetes-validate --strict -k "$version" "$work/rendered.yaml"
 done
 "$venv/bin/python" deploy/check_deploy.py manifests "$work/rendered.yaml"
+# The overlay that deploy/README.md shows (its first yaml block) renders and validates too.
+mkdir -p "$work/site/overlays/prod"
+ln -s "$PWD/deploy" "$work/site/deploy"
+awk '/^```yaml$/ { inside = 1; next } /^```$/ { if (inside) exit } inside' deploy/README.md \
+    > "$work/site/overlays/prod/kustomization.yaml"
+cp deploy/carbonledger.toml "$work/site/overlays/prod/"
+kubectl kustomize "$work/site/overlays/prod" > "$work/overlay.yaml"
+quiet_or_fail '^INFO .* passed for resource ' \
+    kubernetes-validate --strict --quiet "$work/overlay.yaml"
+"$venv/bin/python" deploy/check_deploy.py manifests "$work/overlay.yaml" --overlay
 
 section "systemd: systemd-analyze verify, security --offline, calendar"
 # verify checks that ExecStart's binary exists: a copy points it at the debug binary that the

@@ -5,6 +5,7 @@
     python check_deploy.py context DIR       copy the Docker build context into DIR
     python check_deploy.py includes DIR      the context has every include_str!/bytes! file
     python check_deploy.py manifests FILE    semantics of the rendered Kubernetes manifests
+                           [--overlay]     (of an overlay: no placeholders left)
     python check_deploy.py units             the systemd units keep their hardening
 
 Each prints what it checked and exits non-zero with the reasons when a check fails.
@@ -27,6 +28,8 @@ COMMAND = ["run", "--config", CONFIG_PATH]
 KINDS = {"aws-cur", "aws-s3", "cost-explorer", "gcp-export", "bigquery", "focus",
          "azure-export"}
 # Kubernetes' resource.Quantity, as its OpenAPI description gives it.
+IDENTITY = ("eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account",
+            "azure.workload.identity/client-id")
 QUANTITY = re.compile(
     r"^[+-]?(\d+(\.\d*)?|\.\d+)"
     r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
@@ -191,7 +194,7 @@ def check_includes(target):
     done("includes", f"{count} embedded files present")
 
 
-def check_manifests(rendered):
+def check_manifests(rendered, overlay=False):
     docs = _yaml_documents(rendered)
     by_kind = {}
     for doc in docs:
@@ -221,8 +224,6 @@ def check_manifests(rendered):
     for rule in job.get("podFailurePolicy", {}).get("rules", []):
         if rule.get("action") not in ("FailJob", "Ignore", "Count", "FailIndex"):
             fail(f"podFailurePolicy action {rule.get('action')!r}")
-    if job["template"]["metadata"]["labels"].get("azure.workload.identity/use") != "true":
-        fail('pod label azure.workload.identity/use: "true" missing')
     security = pod.get("securityContext", {})
     if security.get("runAsNonRoot") is not True or security.get("runAsUser", 0) == 0:
         fail("the pod must run as a non-root uid")
@@ -230,10 +231,20 @@ def check_manifests(rendered):
         fail(f"serviceAccountName {pod.get('serviceAccountName')!r} is not rendered")
     (account,) = by_kind["ServiceAccount"].values()
     annotations = account["metadata"].get("annotations", {})
-    for key in ("eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account",
-                "azure.workload.identity/client-id"):
-        if key not in annotations:
-            fail(f"ServiceAccount annotation {key} missing")
+    if not any(key in annotations for key in IDENTITY):
+        fail(f"the ServiceAccount has none of the workload identity annotations {IDENTITY}")
+    if overlay:
+        for key, value in annotations.items():
+            if "REPLACE_ME" in value or value.startswith("00000000-"):
+                fail(f"the overlay keeps the placeholder {key}: {value}")
+    else:
+        for key in IDENTITY:
+            if key not in annotations:
+                fail(f"ServiceAccount annotation {key} missing")
+    azure_label = job["template"]["metadata"]["labels"].get("azure.workload.identity/use")
+    if ("azure.workload.identity/client-id" in annotations) != (azure_label == "true"):
+        fail('the Azure client-id annotation and the pod label azure.workload.identity/use: '
+             '"true" go together')
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     for volume in volumes.values():
         if "configMap" in volume and volume["configMap"]["name"] not in by_kind["ConfigMap"]:
@@ -332,6 +343,6 @@ if __name__ == "__main__":
     elif command == "units":
         check_units()
     elif command == "manifests":
-        check_manifests(sys.argv[2])
+        check_manifests(sys.argv[2], overlay="--overlay" in sys.argv[3:])
     else:
         sys.exit(f"unknown check {command!r}")
