@@ -117,6 +117,13 @@ grep -q "^ExecStart=$binary " "$work/units/carbonledger.service"
 # verify exits 0 on unknown keys and unparsable values (it logs "…, ignoring."): any line fails.
 (cd "$work/units" && quiet_or_fail '^$' \
     systemd-analyze verify ./carbonledger.service ./carbonledger.timer)
+# Again with the credentials drop-in that deploy/README.md shows (its ini block).
+mkdir "$work/units/carbonledger.service.d"
+awk '/^```ini$/ { inside = 1; next } /^```$/ { if (inside) exit } inside' deploy/README.md \
+    > "$work/units/carbonledger.service.d/credentials.conf"
+grep -q '^LoadCredential=' "$work/units/carbonledger.service.d/credentials.conf"
+(cd "$work/units" && SYSTEMD_UNIT_PATH="$work/units:" quiet_or_fail '^$' \
+    systemd-analyze verify ./carbonledger.service)
 # Exposure above 1.2 (of 10; the units score 1.2 with systemd 252) fails: so does dropping
 # PrivateUsers= or widening RestrictAddressFamilies=. Named settings are checked as well.
 (cd "$work/units" && quiet_or_fail '.' \
