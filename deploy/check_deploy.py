@@ -7,6 +7,9 @@
     python check_deploy.py manifests FILE    semantics of the rendered Kubernetes manifests
                            [--overlay]     (of an overlay: no placeholders left)
     python check_deploy.py units             the systemd units keep their hardening
+    python check_deploy.py runnable DIR      DIR/carbonledger.toml: the example config with
+                                             the ledger in DIR and API sources on a closed
+                                             loopback port, for `carbonledger run`
 
 Each prints what it checked and exits non-zero with the reasons when a check fails.
 """
@@ -330,6 +333,23 @@ def check_units():
     done("units", f"{len(SERVICE_NEEDS)} service and {len(TIMER_NEEDS)} timer settings present")
 
 
+def write_runnable(target):
+    """The example config, changed only where a run here must differ: the ledger goes to
+    DIR/ledger and every API source to 127.0.0.1:9 (nothing listens: it fails at once)."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    text = CONFIG.read_text()
+    text, count = re.subn(r'^path = "/var/lib/carbonledger/ledger"',
+                          f'path = "{target / "ledger"}"', text, flags=re.M)
+    if count != 1:
+        fail("no `path = \"/var/lib/carbonledger/ledger\"` line in [ledger]")
+    api = ("aws-s3", "cost-explorer", "bigquery")
+    text = re.sub(r'^(kind = "(' + "|".join(api) + r')")$',
+                  r'\1\nendpoint_url = "http://127.0.0.1:9"', text, flags=re.M)
+    (target / "carbonledger.toml").write_text(text)
+    done("runnable", f"{target / 'carbonledger.toml'}")
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "config":
@@ -340,6 +360,8 @@ if __name__ == "__main__":
         copy_context(sys.argv[2])
     elif command == "includes":
         check_includes(sys.argv[2])
+    elif command == "runnable":
+        write_runnable(sys.argv[2])
     elif command == "units":
         check_units()
     elif command == "manifests":
