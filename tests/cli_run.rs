@@ -77,7 +77,7 @@ path = "gcp.csv"
 
     fn config(&self, sources: &str) -> PathBuf {
         let text = format!(
-            "[ledger]\npath = \"ledger\"\n\n[period]\nmonths = [\"2024-01\", \"2026-10\"]\n{sources}"
+            "[ledger]\npath = \"ledger\"\n\n[period]\nmonths = [\"2024-01\", \"2024-03\", \"2026-10\"]\n{sources}"
         );
         let file = self.path("carbonledger.toml");
         fs::write(&file, text).expect("config");
@@ -331,6 +331,8 @@ path = "big"
         assert!(Instant::now() < deadline, "no partial file appeared");
         std::thread::sleep(Duration::from_millis(20));
     };
+    // Readers globbing the documented `provider=*/month=*/*.parquet` never see it.
+    assert!(partial.extension().is_none(), "{}", partial.display());
     child.kill().expect("kill");
     child.wait().expect("reaped");
     assert_eq!(
@@ -410,5 +412,117 @@ paht = "cur"
     assert!(
         !job.path("ledger").exists(),
         "nothing is written for a bad config"
+    );
+}
+
+#[test]
+fn a_changed_config_or_a_rewritten_file_is_read_again() {
+    let job = JobDir::new();
+    ok(job.run());
+    // The same file rewritten with other numbers, its size and modification time put back:
+    // the status-change time still tells.
+    let input = job.path("gcp.csv");
+    let meta = fs::metadata(&input).expect("meta");
+    let text = fs::read_to_string(&input).expect("gcp");
+    let changed = text.replacen(",0.126,USD,", ",0.127,USD,", 1);
+    assert!(changed != text, "the fixture has a cost of 0.126 to change");
+    assert_eq!(changed.len(), text.len());
+    fs::write(&input, &changed).expect("rewrite");
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&input)
+        .expect("open");
+    file.set_modified(meta.modified().expect("mtime"))
+        .expect("set mtime");
+    drop(file);
+    assert_eq!(fs::metadata(&input).expect("meta").len(), meta.len());
+    let out = ok(job.run());
+    assert!(
+        stderr(&out).contains("gcp: partitions written [\"provider=gcp/month=2024-01\"]"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Another cost measure in the config: read again, not skipped.
+    let config = job.config(
+        r#"
+[[source]]
+name = "aws-main"
+kind = "aws-cur"
+path = "cur"
+cost = "amortized"
+
+[[source]]
+name = "gcp"
+kind = "gcp-export"
+path = "gcp.csv"
+"#,
+    );
+    let out = ok(run_job(&config));
+    let text = stderr(&out);
+    assert!(!text.contains("aws-main: skipped"), "{text}");
+    assert!(text.contains("gcp: skipped"), "{text}");
+}
+
+#[test]
+fn a_source_the_config_no_longer_names_is_warned_about() {
+    let job = JobDir::new();
+    ok(job.run());
+    let config = job.config(
+        r#"
+[[source]]
+name = "aws-renamed"
+kind = "aws-cur"
+path = "cur"
+"#,
+    );
+    let out = ok(run_job(&config));
+    let text = stderr(&out);
+    assert!(
+        text.contains("holds files of source \"aws-main\""),
+        "{text}"
+    );
+    assert!(text.contains("holds files of source \"gcp\""), "{text}");
+}
+
+#[test]
+fn a_provider_name_cannot_leave_the_ledger_folder() {
+    let job = JobDir::new();
+    // An OCI FOCUS file whose provider name holds a path.
+    let text = fs::read_to_string(fixture("focus/oci_focus_1_0.csv")).expect("oci");
+    let header = text.lines().next().expect("header");
+    let at = header
+        .split(',')
+        .position(|c| c == "ProviderName")
+        .expect("ProviderName");
+    let mut out = vec![header.to_owned()];
+    for line in text.lines().skip(1) {
+        let mut fields: Vec<String> = line.split(',').map(String::from).collect();
+        fields[at] = "x/../../escaped".into();
+        out.push(fields.join(","));
+    }
+    fs::write(job.path("oci.csv"), out.join("\n") + "\n").expect("oci copy");
+    let config = job.config(
+        r#"
+[[source]]
+name = "oci"
+kind = "focus"
+path = "oci.csv"
+"#,
+    );
+    let result = run_job(&config);
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(!job.path("escaped").exists() && !job.dir.path().join("../escaped").exists());
+    let providers: Vec<String> = fs::read_dir(job.path("ledger"))
+        .expect("ledger")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("provider="))
+        .collect();
+    assert_eq!(
+        providers,
+        ["provider=x_______escaped"],
+        "{}",
+        stderr(&result)
     );
 }

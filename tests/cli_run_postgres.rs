@@ -230,3 +230,27 @@ fn an_unreachable_server_fails_the_sink_not_the_ledger() {
     assert_eq!(unset.status.code(), Some(4));
     assert!(stderr(&unset).contains("$CARBONLEDGER_POSTGRES_URL, which is not set"));
 }
+
+#[test]
+fn two_ledgers_sharing_a_table_keep_each_others_rows() {
+    let url = server_url();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("test server");
+    let schema = schema(&mut client, "shared");
+    let (a, b) = (job(&schema), job(&schema));
+    for dir in [&a, &b] {
+        let out = run(dir.path(), &url);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("0 deleted"), "{}", stderr(&out));
+    }
+    let one = parquet_totals(&a.path().join("ledger"));
+    let both = table_totals(&mut client, &schema);
+    assert_eq!(both.0, 2 * one.0);
+    let ledgers: i64 = client
+        .query_one(
+            &format!("SELECT count(DISTINCT ledger_id) FROM {schema}.ledger"),
+            &[],
+        )
+        .expect("ledgers")
+        .get(0);
+    assert_eq!(ledgers, 2);
+}

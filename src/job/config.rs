@@ -123,6 +123,38 @@ impl SourceKind {
         }
     }
 
+    /// The `cost` values a source of this kind takes.
+    pub fn costs(self) -> &'static [&'static str] {
+        const AWS: [&str; 4] = ["unblended", "net-unblended", "blended", "amortized"];
+        const FOCUS: [&str; 4] = ["effective", "billed", "list", "contracted"];
+        match self {
+            SourceKind::AwsCur => &AWS,
+            // A delivery in S3 may be a FOCUS export: FOCUS's names are taken too.
+            SourceKind::AwsS3 => &[
+                "unblended",
+                "net-unblended",
+                "blended",
+                "amortized",
+                "effective",
+                "billed",
+                "list",
+                "contracted",
+            ],
+            SourceKind::CostExplorer => &[
+                "unblended",
+                "net-unblended",
+                "blended",
+                "amortized",
+                "net-amortized",
+            ],
+            SourceKind::GcpExport | SourceKind::Bigquery => {
+                &["gross", "net", "net-except-promotions"]
+            }
+            SourceKind::Focus => &FOCUS,
+            SourceKind::AzureExport => &[],
+        }
+    }
+
     /// The keys a source of this kind must or may have, besides `name` and `kind`.
     fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
@@ -327,8 +359,33 @@ fn check(config: Config, file: &Path, text: &str, today: NaiveDate) -> Result<Jo
                 )));
             }
         }
+        if let Some(cost) = &source.cost
+            && !source.kind.costs().contains(&cost.as_str())
+        {
+            return Err(Error::Config(format!(
+                "{at}: cost = \"{cost}\": kind \"{}\" takes {}",
+                source.kind.as_str(),
+                source
+                    .kind
+                    .costs()
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         if let Some(path) = &source.path {
-            source.path = Some(resolve(path));
+            let path = resolve(path);
+            let ledger = resolve(&config.ledger.path);
+            if absolute(&ledger).starts_with(absolute(&path)) {
+                return Err(Error::Config(format!(
+                    "{at}: path {} holds the ledger {}: the source would read the ledger's \
+                     own files",
+                    path.display(),
+                    ledger.display()
+                )));
+            }
+            source.path = Some(path);
         }
         match (source.kind, &source.url, &source.path) {
             (SourceKind::AwsS3, Some(url), _) if !url.starts_with("s3://") => {
@@ -394,6 +451,24 @@ fn check(config: Config, file: &Path, text: &str, today: NaiveDate) -> Result<Jo
         postgres: config.postgres,
         file: file.to_path_buf(),
     })
+}
+
+/// `path` made absolute and without `.`/`..` parts (canonical when it exists).
+fn absolute(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn present_keys(source: &SourceConfig) -> Vec<&'static str> {
@@ -514,6 +589,17 @@ table = "p.d.t"
         let method = parse(&GOOD.replace("path = \"ledger\"", "path = \"ledger\"\nmethod = \"x\""))
             .expect_err("bad method");
         assert!(method.contains("method = \"x\""), "{method}");
+
+        let cost = parse(&GOOD.replace("cost = \"amortized\"", "cost = \"net\""))
+            .expect_err("a GCP cost on an AWS source");
+        assert!(
+            cost.contains("\"aws-main\": cost = \"net\": kind \"aws-cur\" takes \"unblended\""),
+            "{cost}"
+        );
+
+        let nested = parse(&GOOD.replace("path = \"cur/\"", "path = \".\""))
+            .expect_err("the ledger inside a source");
+        assert!(nested.contains("holds the ledger"), "{nested}");
 
         let syntax = parse("[ledger\npath = 1").expect_err("syntax");
         assert!(syntax.starts_with("carbonledger.toml:1:"), "{syntax}");

@@ -52,11 +52,24 @@ pub fn run(job: &Job, today: NaiveDate) -> Result<Vec<(String, Outcome)>, Error>
         months.join(", ")
     );
     let open_month = Month::of(today);
+    for known in ledger.known_sources() {
+        if !job.sources.iter().any(|s| s.name == known) {
+            eprintln!(
+                "warning: the ledger holds files of source \"{known}\", which the config no \
+                 longer names: they stay in the ledger (and are counted by its readers) until \
+                 removed; if the source was renamed, its rows are in the ledger twice"
+            );
+        }
+    }
     let mut outcomes = Vec::new();
+    let mut unreconciled = Vec::new();
     for source in &job.sources {
         let outcome = match run_source(job, source, &mut ledger, open_month) {
             Ok(outcome) => outcome,
             Err(e) => {
+                if let Error::Reconciliation(why) = &e {
+                    unreconciled.push(format!("{}: {why}", source.name));
+                }
                 let mut message = e.to_string();
                 let mut cause = std::error::Error::source(&e);
                 while let Some(c) = cause {
@@ -88,6 +101,10 @@ pub fn run(job: &Job, today: NaiveDate) -> Result<Vec<(String, Outcome)>, Error>
             }
         };
         outcomes.push(("postgres".into(), outcome));
+    }
+    // A reconciliation failure is a bug, not a failing source: its exit code wins.
+    if !unreconciled.is_empty() {
+        return Err(Error::Reconciliation(unreconciled.join("; ")));
     }
     let failed: Vec<String> = outcomes
         .iter()
@@ -131,7 +148,7 @@ fn run_source(
 ) -> Result<Outcome, Error> {
     let request = request(job, source)?;
     let fingerprint = match &source.path {
-        Some(path) => Some(fingerprint(path)?),
+        Some(path) => Some(fingerprint(job, source, path)?),
         None => None,
     };
     let months: Vec<String> = job.months.iter().map(Month::to_string).collect();
@@ -221,45 +238,26 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         _ => return Err(bad("no months".into())),
     };
     let daily = source.granularity.as_deref() != Some("monthly");
-    let aws_cost = match source.cost.as_deref() {
+    // `config::check` has checked the value against the kind; see `config::costs`.
+    let cost = source.cost.as_deref();
+    let focus_named = cost.and_then(FocusCost::parse);
+    let aws_cost = match cost.and_then(CostMeasure::parse) {
+        Some(measure) => measure,
+        None if cost == Some("net-amortized") => CostMeasure::Amortized,
         None if job.method == Method::Ccf => CostMeasure::Blended,
         None => CostMeasure::Unblended,
-        Some("net-amortized") if source.kind == SourceKind::CostExplorer => CostMeasure::Amortized,
-        Some(text) => match source.kind {
-            SourceKind::AwsCur | SourceKind::AwsS3 | SourceKind::CostExplorer => {
-                CostMeasure::parse(text).ok_or_else(|| {
-                    bad(format!(
-                        "cost \"{text}\": expected unblended, net-unblended, blended or amortized"
-                    ))
-                })?
-            }
-            _ => CostMeasure::Unblended,
-        },
     };
-    let gcp_cost = match source.cost.as_deref() {
+    let gcp_cost = match cost.and_then(GcpCost::parse) {
+        Some(measure) => measure,
         None if job.method == Method::Ccf => GcpCost::Gross,
         None => GcpCost::Net,
-        Some(text) => match source.kind {
-            SourceKind::GcpExport | SourceKind::Bigquery => {
-                GcpCost::parse(text).ok_or_else(|| {
-                    bad(format!(
-                        "cost \"{text}\": expected gross, net or net-except-promotions"
-                    ))
-                })?
-            }
-            _ => GcpCost::Net,
-        },
     };
-    let focus_cost = match source.cost.as_deref() {
-        None => FocusCost::Effective,
-        Some(text) if source.kind == SourceKind::Focus => {
-            FocusCost::parse(text).ok_or_else(|| {
-                bad(format!(
-                    "cost \"{text}\": expected effective, billed, list or contracted"
-                ))
-            })?
-        }
-        Some(_) => FocusCost::Effective,
+    // For FOCUS files, and FOCUS Data Exports in S3 (as `estimate` maps `--cost`): a FOCUS
+    // name as is, AWS's unblended costs as what is billed, anything else effective cost.
+    let focus_cost = match (focus_named, cost) {
+        (Some(named), _) => named,
+        (None, Some("unblended" | "net-unblended")) => FocusCost::Billed,
+        (None, _) => FocusCost::Effective,
     };
     let provider = match source.kind {
         SourceKind::AwsCur => Some(Provider::Aws),
@@ -334,12 +332,33 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
     })
 }
 
-/// A digest of every file under `path`: relative name, size and modification time.
-fn fingerprint(path: &Path) -> Result<String, Error> {
+/// What a file source's result depends on, as one digest: this binary's version, the
+/// source's configuration, the bytes of a `[ledger] factors` folder, and every input file
+/// under `path` by relative name, size, modification time, status-change time and inode (the
+/// status-change time cannot be set back by `touch -r`, `cp -p` or `rsync -t`, so a rewritten
+/// file is read again even when its size and modification time are the old ones).
+fn fingerprint(job: &Job, source: &SourceConfig, path: &Path) -> Result<String, Error> {
+    let mut hasher = Sha256::new();
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(format!("\n{source:?}\n").as_bytes());
+    if let Some(dir) = &job.factors {
+        let mut files = Vec::new();
+        walk(dir, dir, &mut files)?;
+        files.sort();
+        for line in files {
+            let name = line.split('\t').next().unwrap_or_default();
+            let file = dir.join(name);
+            let bytes = std::fs::read(&file).map_err(|e| Error::Output {
+                path: file.display().to_string(),
+                source: e,
+            })?;
+            hasher.update(name.as_bytes());
+            hasher.update(Sha256::digest(&bytes));
+        }
+    }
     let mut files = Vec::new();
     walk(path, path, &mut files)?;
     files.sort();
-    let mut hasher = Sha256::new();
     for line in files {
         hasher.update(line.as_bytes());
         hasher.update(b"\n");
@@ -370,6 +389,10 @@ fn walk(root: &Path, path: &Path, out: &mut Vec<String>) -> Result<(), Error> {
         .unwrap_or(path)
         .display()
         .to_string();
-    out.push(format!("{name}\t{}\t{modified}", meta.len()));
+    let changed = {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}.{:09}\t{}", meta.ctime(), meta.ctime_nsec(), meta.ino())
+    };
+    out.push(format!("{name}\t{}\t{modified}\t{changed}", meta.len()));
     Ok(())
 }

@@ -5,8 +5,10 @@
 //!
 //! * `TABLE`: every ledger column (text, double precision, integer, bigint, and `timestamp`
 //!   for the period columns, UTC without a zone as in the Parquet files) plus
-//!   `ledger_source` (the source's name), `month` (`YYYY-MM`) and `row_number` (the row's place
-//!   in its partition file); primary key (`ledger_source`, `provider`, `month`, `row_number`).
+//!   `ledger_id` (the ledger folder's id, kept in its state: several ledgers can share a
+//!   table), `ledger_source` (the source's name), `month` (`YYYY-MM`) and `row_number` (the
+//!   row's place in its partition file); primary key (`ledger_id`, `ledger_source`,
+//!   `provider`, `month`, `row_number`).
 //! * `TABLE_partitions`: which partition file each source's rows came from (SHA-256, rows,
 //!   sync time).
 //!
@@ -67,6 +69,7 @@ impl PgSink {
 
     fn create_tables(&mut self, schema: &Schema) -> Result<(), Error> {
         let mut columns = vec![
+            "ledger_id text NOT NULL".to_owned(),
             "ledger_source text NOT NULL".to_owned(),
             "month text NOT NULL".to_owned(),
             "row_number bigint NOT NULL".to_owned(),
@@ -74,15 +77,16 @@ impl PgSink {
         for (name, dtype) in schema.iter() {
             columns.push(format!("\"{name}\" {}", pg_type(dtype).1));
         }
-        columns.push("PRIMARY KEY (ledger_source, provider, month, row_number)".into());
+        columns.push("PRIMARY KEY (ledger_id, ledger_source, provider, month, row_number)".into());
         let t = &self.table;
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {t} ({});
              CREATE TABLE IF NOT EXISTS {t}_partitions (
-                 ledger_source text NOT NULL, provider text NOT NULL, month text NOT NULL,
+                 ledger_id text NOT NULL, ledger_source text NOT NULL, provider text NOT NULL,
+                 month text NOT NULL,
                  sha256 text NOT NULL, rows bigint NOT NULL,
                  synced_at timestamptz NOT NULL DEFAULT now(),
-                 PRIMARY KEY (ledger_source, provider, month));",
+                 PRIMARY KEY (ledger_id, ledger_source, provider, month));",
             columns.join(", ")
         );
         let result = self.client.batch_execute(&sql);
@@ -92,11 +96,17 @@ impl PgSink {
     /// Brings the tables in line with the ledger at `root` whose state is `state`.
     pub fn sync(&mut self, root: &Path, state: &State) -> Result<Synced, Error> {
         let t = self.table.clone();
+        let ledger = state.ledger_id.clone();
+        // Only this ledger's partitions: another ledger's rows in the same table are not ours
+        // to replace or delete.
         let rows = self
             .client
             .query(
-                &format!("SELECT ledger_source, provider, month, sha256 FROM {t}_partitions"),
-                &[],
+                &format!(
+                    "SELECT ledger_source, provider, month, sha256 FROM {t}_partitions \
+                     WHERE ledger_id = $1"
+                ),
+                &[&ledger],
             )
             .map_err(self.fail("reading the synced partitions"))?;
         let mut known: std::collections::BTreeMap<(String, String, String), String> = rows
@@ -113,26 +123,27 @@ impl PgSink {
                     continue;
                 }
                 let file = root.join(key).join(format!("{source}.parquet"));
-                let n = self.replace(&id, &file, &part.sha256)?;
+                let n = self.replace(&ledger, &id, &file, &part.sha256)?;
                 done.replaced.push((format!("{source} {key}"), n));
             }
         }
         for (source, provider, month) in known.into_keys() {
             let fail = self.fail("deleting a partition the ledger no longer has");
             let mut tx = self.client.transaction().map_err(&fail)?;
-            let args: [&(dyn ToSql + Sync); 3] = [&source, &provider, &month];
+            let args: [&(dyn ToSql + Sync); 4] = [&ledger, &source, &provider, &month];
             let deleted = tx
                 .execute(
                     &format!(
-                        "DELETE FROM {t} WHERE ledger_source = $1 AND provider = $2 AND month = $3"
+                        "DELETE FROM {t} WHERE ledger_id = $1 AND ledger_source = $2 \
+                         AND provider = $3 AND month = $4"
                     ),
                     &args,
                 )
                 .and_then(|_| {
                     tx.execute(
                         &format!(
-                            "DELETE FROM {t}_partitions \
-                             WHERE ledger_source = $1 AND provider = $2 AND month = $3"
+                            "DELETE FROM {t}_partitions WHERE ledger_id = $1 \
+                             AND ledger_source = $2 AND provider = $3 AND month = $4"
                         ),
                         &args,
                     )
@@ -148,6 +159,7 @@ impl PgSink {
     /// Replaces one partition's rows by the rows of `file`, in one transaction.
     fn replace(
         &mut self,
+        ledger: &String,
         (source, provider, month): &(String, String, String),
         file: &Path,
         sha256: &str,
@@ -166,7 +178,7 @@ impl PgSink {
             .iter()
             .map(|n| format!("\"{n}\""))
             .collect();
-        let mut types = vec![Type::TEXT, Type::TEXT, Type::INT8];
+        let mut types = vec![Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8];
         types.extend(df.columns().iter().map(|c| pg_type(c.dtype()).0));
         let shown = self.shown.clone();
         let fail = |what: &str| failure(&shown, &t, what);
@@ -174,14 +186,17 @@ impl PgSink {
             .client
             .transaction()
             .map_err(fail("starting a transaction"))?;
-        let key: [&(dyn ToSql + Sync); 3] = [source, provider, month];
+        let key: [&(dyn ToSql + Sync); 4] = [ledger, source, provider, month];
         tx.execute(
-            &format!("DELETE FROM {t} WHERE ledger_source = $1 AND provider = $2 AND month = $3"),
+            &format!(
+                "DELETE FROM {t} WHERE ledger_id = $1 AND ledger_source = $2 \
+                 AND provider = $3 AND month = $4"
+            ),
             &key,
         )
         .map_err(fail("deleting the partition's old rows"))?;
         let copy = format!(
-            "COPY {t} (ledger_source, month, row_number, {}) FROM STDIN BINARY",
+            "COPY {t} (ledger_id, ledger_source, month, row_number, {}) FROM STDIN BINARY",
             names.join(", ")
         );
         let writer = tx.copy_in(&copy).map_err(fail("starting COPY"))?;
@@ -189,6 +204,7 @@ impl PgSink {
         let mut row: Vec<Cell<'_>> = Vec::with_capacity(types.len());
         for i in 0..df.height() {
             row.clear();
+            row.push(Cell::Text(Some(ledger)));
             row.push(Cell::Text(Some(source)));
             row.push(Cell::Text(Some(month)));
             row.push(Cell::Big(Some(i as i64)));
@@ -201,13 +217,14 @@ impl PgSink {
         let rows = copied as i64;
         tx.execute(
             &format!(
-                "INSERT INTO {t}_partitions (ledger_source, provider, month, sha256, rows)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (ledger_source, provider, month)
+                "INSERT INTO {t}_partitions
+                     (ledger_id, ledger_source, provider, month, sha256, rows)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (ledger_id, ledger_source, provider, month)
                  DO UPDATE SET sha256 = EXCLUDED.sha256, rows = EXCLUDED.rows,
                                synced_at = now()"
             ),
-            &[source, provider, month, &sha256, &rows],
+            &[ledger, source, provider, month, &sha256, &rows],
         )
         .map_err(fail("recording the partition"))?;
         tx.commit().map_err(fail("committing"))?;

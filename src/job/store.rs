@@ -35,6 +35,10 @@ const PARTIAL: &str = ".partial-";
 /// What the ledger knows about its files, kept in `state.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct State {
+    /// This ledger folder's id (random, made by its first run): names its rows in a
+    /// PostgreSQL table that several ledgers share.
+    #[serde(default)]
+    pub ledger_id: String,
     pub sources: BTreeMap<String, SourceState>,
 }
 
@@ -143,11 +147,16 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(io(&state_file)(e)),
         };
-        Ok(Ledger {
+        let mut ledger = Ledger {
             root: root.to_path_buf(),
             state,
             _lock: lock,
-        })
+        };
+        if ledger.state.ledger_id.is_empty() {
+            ledger.state.ledger_id = format!("{:032x}", fastrand::u128(..));
+            ledger.save_state()?;
+        }
+        Ok(ledger)
     }
 
     pub fn root(&self) -> &Path {
@@ -171,6 +180,10 @@ impl Ledger {
 
     /// Puts a source's finished partitions in place, replacing what the source wrote before
     /// for the run's months, and records them. `open_month` is the run's current month.
+    ///
+    /// The order keeps the live file whole at every step: an old file to keep is first
+    /// hard-linked under `versions/`, then the new file is renamed over it (one atomic step),
+    /// and only then is the replacement logged and the state saved.
     pub fn commit(
         &mut self,
         written: Finished,
@@ -181,23 +194,29 @@ impl Ledger {
         let previous = self.state.sources.get(&source).cloned().unwrap_or_default();
         let mut done = Committed::default();
         let months: Vec<String> = written.months.iter().map(Month::to_string).collect();
-        // Partitions of the run's months the source no longer has rows in.
+        let in_run = |key: &str| months.iter().any(|m| key.ends_with(&format!("/month={m}")));
         for (key, old) in &previous.partitions {
-            let in_run = months.iter().any(|m| key.ends_with(&format!("month={m}")));
-            if !in_run {
+            if !in_run(key) {
                 run.partitions.insert(key.clone(), old.clone());
-            } else if !written.parts.contains_key(key) {
-                let file = self.partition_file(key, &source);
-                if file.exists() {
-                    if is_closed(key, open_month) {
-                        self.keep_version(&source, key, &file, old, &run.run_at)?;
-                        done.versioned.push(key.clone());
-                    } else {
-                        fs::remove_file(&file).map_err(io(&file))?;
-                    }
-                }
-                done.removed.push(key.clone());
             }
+        }
+        // Files of the run's months the source no longer has rows in: found on disk, so a
+        // file the state does not know (a crash before the state was saved) goes too.
+        for key in self.files_of(&source)? {
+            if !in_run(&key) || written.parts.contains_key(&key) {
+                continue;
+            }
+            let file = self.partition_file(&key, &source);
+            if is_closed(&key, open_month) {
+                let old = self.described(&previous, &key, &file)?;
+                let version = self.keep_version(&source, &key, &file, &old, &run.run_at)?;
+                fs::remove_file(&file).map_err(io(&file))?;
+                self.log_version(&version)?;
+                done.versioned.push(key.clone());
+            } else {
+                fs::remove_file(&file).map_err(io(&file))?;
+            }
+            done.removed.push(key);
         }
         for (key, part) in written.parts {
             let target = self.partition_file(&key, &source);
@@ -216,24 +235,19 @@ impl Ledger {
                 done.unchanged.push(key);
                 continue;
             }
-            if let Some(sha) = existing
-                && is_closed(&key, open_month)
-            {
-                let old = match old {
-                    Some(o) if o.sha256 == sha => o.clone(),
-                    // A file the state does not describe (a run interrupted after the rename).
-                    _ => PartitionState {
-                        sha256: sha,
-                        rows: 0,
-                        run_at: "unknown".into(),
-                        factor_set: "unknown".into(),
-                    },
-                };
-                self.keep_version(&source, &key, &target, &old, &run.run_at)?;
-                done.versioned.push(key.clone());
-            }
+            let version = match existing {
+                Some(_) if is_closed(&key, open_month) => {
+                    let old = self.described(&previous, &key, &target)?;
+                    Some(self.keep_version(&source, &key, &target, &old, &run.run_at)?)
+                }
+                _ => None,
+            };
             fs::rename(&part.temp, &target).map_err(io(&target))?;
             sync_dir(target.parent().unwrap_or(&self.root));
+            if let Some(version) = version {
+                self.log_version(&version)?;
+                done.versioned.push(key.clone());
+            }
             run.partitions.insert(key.clone(), part.state(&run));
             done.written.push(key);
         }
@@ -242,11 +256,55 @@ impl Ledger {
         Ok(done)
     }
 
+    /// Sources the state knows, for warnings about ones no longer configured.
+    pub fn known_sources(&self) -> Vec<String> {
+        self.state.sources.keys().cloned().collect()
+    }
+
+    /// `provider=…/month=…` of every file of `source` on disk.
+    fn files_of(&self, source: &str) -> Result<Vec<String>, Error> {
+        let name = format!("{source}.parquet");
+        let mut keys = Vec::new();
+        for provider in read_dir(&self.root)? {
+            if !name_of(&provider).starts_with("provider=") {
+                continue;
+            }
+            for month in read_dir(&provider)? {
+                if month.join(&name).is_file() {
+                    keys.push(format!("{}/{}", name_of(&provider), name_of(&month)));
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// What the state says of the file at `key`, when its bytes are the ones it describes.
+    fn described(
+        &self,
+        previous: &SourceState,
+        key: &str,
+        file: &Path,
+    ) -> Result<PartitionState, Error> {
+        let sha = sha256_file(file)?;
+        Ok(match previous.partitions.get(key) {
+            Some(o) if o.sha256 == sha => o.clone(),
+            // A file the state does not describe (a run interrupted after the rename).
+            _ => PartitionState {
+                sha256: sha,
+                rows: 0,
+                run_at: "unknown".into(),
+                factor_set: "unknown".into(),
+            },
+        })
+    }
+
     /// `provider=…/month=…` and source → its file.
     fn partition_file(&self, key: &str, source: &str) -> PathBuf {
         self.root.join(key).join(format!("{source}.parquet"))
     }
 
+    /// Links the live `file` under `versions/` (the live file stays in place); the caller
+    /// logs the returned record once the replacement is done.
     fn keep_version(
         &self,
         source: &str,
@@ -254,7 +312,7 @@ impl Ledger {
         file: &Path,
         old: &PartitionState,
         now: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Version, Error> {
         let stamp: String = old
             .run_at
             .chars()
@@ -271,8 +329,14 @@ impl Ledger {
         if let Some(dir) = kept.parent() {
             fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        fs::rename(file, &kept).map_err(io(&kept))?;
-        let version = Version {
+        if !kept.exists() && fs::hard_link(file, &kept).is_err() {
+            fs::copy(file, &kept).map_err(io(&kept))?;
+            File::open(&kept)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&kept))?;
+        }
+        sync_dir(kept.parent().unwrap_or(&self.root));
+        Ok(Version {
             source: source.to_owned(),
             partition: key.to_owned(),
             file: relative.to_string_lossy().into_owned(),
@@ -281,14 +345,17 @@ impl Ledger {
             run_at: old.run_at.clone(),
             factor_set: old.factor_set.clone(),
             replaced_at: now.to_owned(),
-        };
+        })
+    }
+
+    fn log_version(&self, version: &Version) -> Result<(), Error> {
         let log = self.root.join(STATE_DIR).join("versions.jsonl");
         let mut out = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .map_err(io(&log))?;
-        let line = serde_json::to_string(&version).map_err(|e| Error::Config(e.to_string()))?;
+        let line = serde_json::to_string(version).map_err(|e| Error::Config(e.to_string()))?;
         writeln!(out, "{line}").map_err(io(&log))?;
         out.sync_all().map_err(io(&log))?;
         Ok(())
@@ -374,11 +441,8 @@ impl SourceWriter {
             if !self.open.contains_key(&key) {
                 let dir = self.root.join(&key);
                 fs::create_dir_all(&dir).map_err(io(&dir))?;
-                let temp = dir.join(format!(
-                    "{PARTIAL}{}-{}.parquet",
-                    self.source,
-                    std::process::id()
-                ));
+                // No `.parquet` suffix: readers globbing `*.parquet` never see a partial file.
+                let temp = dir.join(format!("{PARTIAL}{}-{}", self.source, std::process::id()));
                 let file = File::create(&temp).map_err(io(&temp))?;
                 let writer = ParquetWriter::new(file)
                     .batched(part.schema())
@@ -438,9 +502,28 @@ fn partition_keys(batch: &DataFrame) -> PolarsResult<Vec<(String, Month)>> {
             let date = t
                 .and_then(chrono::DateTime::from_timestamp_micros)
                 .map_or(chrono::NaiveDate::MIN, |t| t.date_naive());
-            (p.unwrap_or("unknown").to_owned(), Month::of(date))
+            (partition_value(p.unwrap_or("")), Month::of(date))
         })
         .collect())
+}
+
+/// A provider as a partition folder name: lower-case letters, digits, `-` and `_` (anything
+/// else becomes `_`), so no value can leave the ledger folder or break the Hive layout;
+/// `unknown` when empty.
+fn partition_value(provider: &str) -> String {
+    let value: String = provider
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '_',
+        })
+        .collect();
+    if value.is_empty() || value.chars().all(|c| c == '_') {
+        "unknown".into()
+    } else {
+        value
+    }
 }
 
 fn sha256_file(path: &Path) -> Result<String, Error> {
