@@ -1,12 +1,11 @@
 //! The generic classifier: usage rows of providers without a connector of their own here
-//! (Azure, Oracle, SaaS publishers), classified from FOCUS columns alone.
-//!
-//! KNOWN SHORTCOMING: Azure rows should go through the Azure connector's converter once that
-//! connector exists (it is written in parallel and not available to this crate); until then
-//! Azure is classified here, from `ServiceCategory`, `ServiceSubcategory`, `ConsumedUnit`,
-//! `ResourceType`, `SkuMeter` / `x_SkuMeterCategory` / `x_SkuMeterSubcategory` and the VM size
-//! and vCPU count of `x_SkuDetails` / `SkuPriceDetails` where present. This is coarser than
-//! CCF's Azure rules (no per-service lists of unknown and unsupported meters).
+//! (Oracle, SaaS publishers), and rows of AWS, GCP or Azure that lack the column their
+//! connector's rules key on (`x_UsageType`, a SKU description, `x_SkuMeterCategory`),
+//! classified from FOCUS columns alone: `ServiceCategory`, `ServiceSubcategory`,
+//! `ConsumedUnit`, `ResourceType`, `SkuMeter` / `x_SkuMeterCategory` / `x_SkuMeterSubcategory`
+//! and the VM size and vCPU count of `x_SkuDetails` / `SkuPriceDetails` where present. This is
+//! coarser than the providers' CCF rules (no per-service lists of unknown and unsupported
+//! meters).
 //!
 //! Rules, first match wins (text tests are on the lower-cased service name, subcategory,
 //! resource type, meter and meter category and subcategory, and charge description):

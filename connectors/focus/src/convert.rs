@@ -17,8 +17,9 @@
 //! Then the remaining usage rows are classified by provider: AWS rows with an `x_UsageType`
 //! as a `carbonledger_aws::BilledLine` through the AWS connector's `LineConverter`, Google
 //! Cloud rows with a SKU description (`x_SkuDescription`, `SkuMeter` or `ChargeDescription`)
-//! as a `carbonledger_gcp::GcpLine` through the GCP connector's, everything else by
-//! `classify` (Azure included; see the shortcoming noted there).
+//! as a `carbonledger_gcp::GcpLine` through the GCP connector's, Azure rows with an
+//! `x_SkuMeterCategory` as a `carbonledger_azure::AzureLine` through the Azure connector's,
+//! everything else by `classify`.
 //!
 //! The row's `cost` is the chosen [`FocusCost`] column; every row's cost is added to the
 //! input totals from the raw value before any of this.
@@ -119,6 +120,7 @@ pub fn provider_id(name: &str) -> String {
 pub struct Converter {
     aws: carbonledger_aws::LineConverter,
     gcp: carbonledger_gcp::LineConverter,
+    azure: carbonledger_azure::LineConverter,
     generic: Classifier,
     pub cost: FocusCost,
     /// Rows by (provider, how they were classified), for the summary.
@@ -139,6 +141,10 @@ impl Converter {
         Ok(Converter {
             aws: carbonledger_aws::LineConverter::new(Arc::clone(&factors), ccf_quirks)?,
             gcp: carbonledger_gcp::LineConverter::new(Arc::clone(&factors), gcp_options)?,
+            azure: carbonledger_azure::LineConverter::new(
+                Arc::clone(&factors),
+                carbonledger_azure::AzureOptions { ccf_quirks },
+            ),
             generic: Classifier::new(factors),
             cost,
             paths: BTreeMap::new(),
@@ -327,9 +333,13 @@ impl Converter {
             row,
             &[Col::XSkuDescription, Col::SkuMeter, Col::ChargeDescription],
         );
+        // CCF's Azure rules key on the meter category, which Microsoft's FOCUS export keeps
+        // in `x_SkuMeterCategory`.
+        let meter_category = row.text(Col::XSkuMeterCategory);
         let route = match provider.as_str() {
             "aws" if !row.text(Col::XUsageType).is_empty() => "aws",
             "gcp" if !sku_description.is_empty() => "gcp",
+            "azure" if !meter_category.is_empty() => "azure",
             _ => "generic",
         };
         match route {
@@ -406,11 +416,49 @@ impl Converter {
                 };
                 self.gcp.push(&line, builder);
             }
+            "azure" => {
+                self.count(&provider, "Azure connector");
+                let sub_category = row.text(Col::XSkuMeterSubcategory);
+                let meter = first_of(row, &[Col::SkuMeter, Col::ChargeDescription]);
+                let details = first_of(row, &[Col::XSkuDetails, Col::SkuPriceDetails]);
+                let line = carbonledger_azure::AzureLine {
+                    billing_account_id: &billing_account,
+                    billing_profile_id: "",
+                    subscription_id: &usage_account,
+                    date_us: start,
+                    days_in_month: days_in_month(start).round() as u32,
+                    meter_category: &meter_category,
+                    meter_sub_category: &sub_category,
+                    meter_name: &meter,
+                    meter_region: "",
+                    // FOCUS's consumed quantity is in its consumed unit; the converter applies
+                    // the unit's block size (`10K`, `100 Hours`) as for cost details.
+                    quantity: amount,
+                    unit_of_measure: &usage_unit,
+                    cost,
+                    billing_currency: &currency,
+                    resource_location: &region,
+                    location: "",
+                    consumed_service: "",
+                    resource_id: "",
+                    additional_info: &details,
+                    tags: &tags_text,
+                    // Non-usage charges were excluded above; commitment usage is usage here.
+                    charge_type: "Usage",
+                    pricing_model: "",
+                    frequency: "",
+                    reservation_id: "",
+                    benefit_id: "",
+                    source: row.source,
+                    source_line: Some(row.line),
+                    column_names: None,
+                };
+                self.azure.push(&line, builder);
+            }
             _ => {
-                // KNOWN SHORTCOMING: Azure rows come here too; they should go through the
-                // Azure connector's converter once it exists (written in parallel, not
-                // available to this crate). Also AWS rows without `x_UsageType` and GCP rows
-                // without a SKU description.
+                // AWS rows without `x_UsageType`, GCP rows without a SKU description, Azure
+                // rows without `x_SkuMeterCategory` and every other provider (Oracle, SaaS):
+                // classified from the FOCUS columns alone.
                 self.count(&provider, "generic FOCUS classifier");
                 let details = first_of(row, &[Col::XSkuDetails, Col::SkuPriceDetails]);
                 let key = GenericKey {
@@ -447,6 +495,12 @@ impl Converter {
             }
         }
         Ok(())
+    }
+
+    /// What the provider converters noted (the Azure one: units of measure and locations it
+    /// did not know, malformed `x_SkuDetails`).
+    pub fn notes(&self) -> Vec<String> {
+        self.azure.summary()
     }
 
     fn count(&mut self, provider: &str, path: &'static str) {

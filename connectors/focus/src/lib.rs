@@ -257,6 +257,7 @@ impl FocusFileReader {
                 "FOCUS rows of provider `{provider}`: {rows} by {path}"
             ));
         }
+        lines.extend(self.converter.notes());
         lines
     }
 }
@@ -324,6 +325,7 @@ impl UsageSource for FocusSource {
                 "FOCUS rows of provider `{provider}`: {rows} by {path}"
             ));
         }
+        lines.extend(self.converter.notes());
         lines
     }
 }
