@@ -121,6 +121,7 @@ impl<'f> Estimator<'f> {
             let ccf_kwh = estimate.ccf_kwh.unwrap_or(energy);
             self.ratios.add_known(
                 rows.str(&rows.provider, i),
+                rows.month(i),
                 rows.str(&rows.service, i),
                 rows.str(&rows.unit, i),
                 [energy, ccf_kwh, embodied, rows.cost[i], rows.amount[i]],
@@ -166,7 +167,8 @@ impl<'f> Estimator<'f> {
             let provider = rows.str(&rows.provider, i);
             let service = rows.str(&rows.service, i);
             let unit = rows.str(&rows.unit, i);
-            match ratios.estimate(provider, service, unit, rows.cost[i], rows.amount[i]) {
+            let month = rows.month(i);
+            match ratios.estimate(provider, month, service, unit, rows.cost[i], rows.amount[i]) {
                 Ok(r) => {
                     classes.push(UsageClass::Unknown.as_str());
                     reasons.push(rows.reason.get(i).map(str::to_owned));
@@ -416,6 +418,12 @@ impl<'a> UsageColumns<'a> {
             && self.str(&self.provider, i) == "aws"
             && self.vcpu_hours[i] == 0.0
             && self.amount[i] != 0.0
+    }
+
+    /// `YYYYMM` of the row's `period_start` (UTC).
+    fn month(&self, i: usize) -> u32 {
+        DateTime::from_timestamp_micros(self.period_start[i])
+            .map_or(197001, |t| t.year() as u32 * 100 + t.month())
     }
 
     fn year(&self, i: usize) -> i32 {

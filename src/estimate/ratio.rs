@@ -7,6 +7,11 @@
 //! cost, then the provider's kWh per unit of cost over all its known rows; negative costs are
 //! not turned into negative energy.
 //!
+//! Every ratio is taken within one calendar month (UTC) of the rows' `period_start`: an
+//! unknown row of October is estimated from October's known rows only (CCF takes its ratios
+//! per result timestamp, not over the whole input), so a later month's bill cannot change the
+//! estimate of a closed month.
+//!
 //! Units: kWh, kg CO2e; cost in the row's currency.
 
 use std::collections::HashMap;
@@ -36,19 +41,28 @@ impl Acc {
 /// Collects the known rows while the estimator runs.
 #[derive(Debug, Default)]
 pub struct RatioBook {
-    /// `provider␟service␟unit` → (the three parts, sums).
+    /// `provider␟month␟service␟unit` → (the parts, `provider␟month` first, and the sums).
     by_service_unit: HashMap<String, ((String, String, String), Acc)>,
     key: String,
 }
 
 impl RatioBook {
     /// Adds a known row: `[energy kWh, CCF kWh, embodied kg, cost, usage amount]`.
-    pub fn add_known(&mut self, provider: &str, service: &str, unit: &str, values: [f64; 5]) {
+    /// `month` is `YYYYMM` of the row's `period_start`.
+    pub fn add_known(
+        &mut self,
+        provider: &str,
+        month: u32,
+        service: &str,
+        unit: &str,
+        values: [f64; 5],
+    ) {
         self.key.clear();
-        for (i, part) in [provider, service, unit].into_iter().enumerate() {
-            if i > 0 {
-                self.key.push('\u{1f}');
-            }
+        self.key.push_str(provider);
+        self.key.push('\u{1f}');
+        self.key.push_str(&month.to_string());
+        for part in [service, unit] {
+            self.key.push('\u{1f}');
             self.key.push_str(part);
         }
         if let Some((_, acc)) = self.by_service_unit.get_mut(self.key.as_str()) {
@@ -57,7 +71,11 @@ impl RatioBook {
         }
         let mut acc = Acc::default();
         acc.add(values);
-        let parts = (provider.to_owned(), service.to_owned(), unit.to_owned());
+        let parts = (
+            in_month(provider, month),
+            service.to_owned(),
+            unit.to_owned(),
+        );
         self.by_service_unit.insert(self.key.clone(), (parts, acc));
     }
 
@@ -103,6 +121,11 @@ pub struct RatioEstimate {
     pub basis: String,
 }
 
+/// The key of a provider's rows of one month.
+fn in_month(provider: &str, month: u32) -> String {
+    format!("{provider}\u{1f}{month}")
+}
+
 fn scaled(acc: &Acc, per: f64, x: f64, basis: String) -> RatioEstimate {
     RatioEstimate {
         energy_kwh: acc.energy / per * x,
@@ -114,15 +137,19 @@ fn scaled(acc: &Acc, per: f64, x: f64, basis: String) -> RatioEstimate {
 
 impl Ratios {
     /// Estimates an unknown row, or says why it cannot be estimated.
+    /// `month` is `YYYYMM` of the row's `period_start`: only that month's known rows count.
     pub fn estimate(
         &self,
         provider: &str,
+        month: u32,
         service: &str,
         unit: &str,
         cost: f64,
         amount: f64,
     ) -> Result<RatioEstimate, String> {
-        let unit_key = (provider.to_owned(), unit.to_owned());
+        let pm = in_month(provider, month);
+        let shown = format!("{:04}-{:02}", month / 100, month % 100);
+        let unit_key = (pm.clone(), unit.to_owned());
         match self.method {
             Method::Ccf => {
                 let by_cost = provider == "aws";
@@ -139,13 +166,13 @@ impl Ratios {
                         Ok(scaled(acc, per, x, basis))
                     }
                     _ => Err(format!(
-                        "no estimated {provider} usage in unit `{unit}` to take a ratio from \
-                         (ccf method)"
+                        "no estimated {provider} usage in unit `{unit}` in {shown} to take a \
+                         ratio from (ccf method)"
                     )),
                 }
             }
             Method::Default => {
-                let service_key = (provider.to_owned(), service.to_owned(), unit.to_owned());
+                let service_key = (pm.clone(), service.to_owned(), unit.to_owned());
                 if let Some(acc) = self
                     .by_service_unit
                     .get(&service_key)
@@ -158,13 +185,13 @@ impl Ratios {
                     let basis = format!("by ratio: kWh per unit of cost of known `{unit}` usage");
                     return Ok(scaled(acc, acc.cost, cost.max(0.0), basis));
                 }
-                if let Some(acc) = self.by_provider.get(provider).filter(|a| a.cost > 0.0) {
+                if let Some(acc) = self.by_provider.get(&pm).filter(|a| a.cost > 0.0) {
                     let basis =
                         format!("by ratio: kWh per unit of cost of all known {provider} usage");
                     return Ok(scaled(acc, acc.cost, cost.max(0.0), basis));
                 }
                 Err(format!(
-                    "no estimated {provider} usage in this run to take a ratio from"
+                    "no estimated {provider} usage in {shown} to take a ratio from"
                 ))
             }
         }
@@ -174,6 +201,8 @@ impl Ratios {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OCT: u32 = 202610;
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} != {b}");
@@ -186,16 +215,16 @@ mod tests {
         // 3.0426203211844607 / 552 × 10516.725 kWh.
         let mut book = RatioBook::default();
         let kwh = 3.0426203211844607;
-        book.add_known("aws", "AmazonEC2", "Hrs", [kwh, kwh, 0.0, 552.0, 24.0]);
+        book.add_known("aws", OCT, "AmazonEC2", "Hrs", [kwh, kwh, 0.0, 552.0, 24.0]);
         let ratios = book.freeze(Method::Ccf);
         let r = ratios
-            .estimate("aws", "AmazonVPC", "Hrs", 10516.725, 720.0)
+            .estimate("aws", OCT, "AmazonVPC", "Hrs", 10516.725, 720.0)
             .unwrap();
         close(r.energy_kwh, 57.968118111066396);
         // A unit no known row has gets no estimate under CCF.
         assert!(
             ratios
-                .estimate("aws", "AmazonCloudWatch", "Metrics", 5.0, 1.0)
+                .estimate("aws", OCT, "AmazonCloudWatch", "Metrics", 5.0, 1.0)
                 .is_err()
         );
     }
@@ -205,12 +234,14 @@ mod tests {
         let mut book = RatioBook::default();
         book.add_known(
             "gcp",
+            OCT,
             "Compute Engine",
             "seconds",
             [2.0, 2.0, 0.5, 10.0, 3600.0],
         );
         book.add_known(
             "gcp",
+            OCT,
             "Cloud Storage",
             "byte-seconds",
             [1.0, 1.0, 0.0, 30.0, 1e12],
@@ -218,29 +249,51 @@ mod tests {
         let ratios = book.freeze(Method::Default);
         // Same service and unit: by amount.
         let r = ratios
-            .estimate("gcp", "Compute Engine", "seconds", 99.0, 1800.0)
+            .estimate("gcp", OCT, "Compute Engine", "seconds", 99.0, 1800.0)
             .unwrap();
         close(r.energy_kwh, 1.0);
         close(r.embodied_kg, 0.25);
         // Other service, same unit: by cost of `seconds` usage (2 kWh per 10).
         let r = ratios
-            .estimate("gcp", "Cloud Run", "seconds", 5.0, 1.0)
+            .estimate("gcp", OCT, "Cloud Run", "seconds", 5.0, 1.0)
             .unwrap();
         close(r.energy_kwh, 1.0);
         // Unit nobody has: provider-wide kWh per cost (3 kWh per 40).
         let r = ratios
-            .estimate("gcp", "Cloud DNS", "requests", 4.0, 1000.0)
+            .estimate("gcp", OCT, "Cloud DNS", "requests", 4.0, 1000.0)
             .unwrap();
         close(r.energy_kwh, 0.3);
         // Negative cost gives zero, not negative energy.
         let r = ratios
-            .estimate("gcp", "Cloud DNS", "requests", -4.0, 1000.0)
+            .estimate("gcp", OCT, "Cloud DNS", "requests", -4.0, 1000.0)
             .unwrap();
         assert_eq!(r.energy_kwh, 0.0);
         assert!(
             ratios
-                .estimate("aws", "AmazonEC2", "Hrs", 1.0, 1.0)
+                .estimate("aws", OCT, "AmazonEC2", "Hrs", 1.0, 1.0)
                 .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod month_tests {
+    use super::*;
+
+    #[test]
+    fn a_ratio_is_taken_within_the_rows_month() {
+        let mut book = RatioBook::default();
+        book.add_known("aws", 202609, "AmazonEC2", "Hrs", [9.0, 9.0, 0.0, 9.0, 9.0]);
+        book.add_known("aws", 202610, "AmazonEC2", "Hrs", [2.0, 2.0, 0.0, 4.0, 4.0]);
+        let ratios = book.freeze(Method::Ccf);
+        // October's unknown row: October's 2 kWh per 4 of cost, whatever September held.
+        let r = ratios
+            .estimate("aws", 202610, "AmazonVPC", "Hrs", 10.0, 1.0)
+            .unwrap();
+        assert_eq!(r.energy_kwh, 5.0);
+        let none = ratios
+            .estimate("aws", 202611, "AmazonVPC", "Hrs", 10.0, 1.0)
+            .unwrap_err();
+        assert!(none.contains("in 2026-11"), "{none}");
     }
 }
