@@ -103,8 +103,10 @@ pub struct S3ExportSource {
     picked: Picked,
     factors: Arc<FactorSet>,
     options: S3Options,
-    /// `None` until the first part says what the export holds.
+    /// `None` only for an export without parts (nothing to read).
     reader: Option<Reader>,
+    /// The first part, downloaded by `open` to tell the export's kind.
+    first: Option<(String, tempfile::NamedTempFile)>,
     /// Bytes downloaded (compressed, as sent).
     downloaded: u64,
     retried_downloads: u64,
@@ -160,11 +162,11 @@ impl S3ExportSource {
             }
             Listed::Folder(entries) => layout::pick(&url.to_string(), entries, &listing)?,
         };
-        let reader = match options.kind {
+        let chosen = match options.kind {
             ExportKind::Detect => None,
             kind => Some(reader(kind, &factors, &options)?),
         };
-        Ok(S3ExportSource {
+        let mut source = S3ExportSource {
             url,
             runtime,
             client,
@@ -172,10 +174,29 @@ impl S3ExportSource {
             picked,
             factors,
             options,
-            reader,
+            reader: chosen,
+            first: None,
             downloaded: 0,
             retried_downloads: 0,
-        })
+        };
+        // What the export holds is told from its first part, downloaded now (and read first
+        // by `read`), so that the cost basis is known before any row is written.
+        if source.reader.is_none()
+            && let Some(file) = source.picked.files.first().cloned()
+        {
+            let shown = source.url.shown(&file.key);
+            tracing::info!("downloading {shown}");
+            let temp = source.download(&file.key, file.format, &shown)?;
+            let kind = if carbonledger_focus::is_focus_file(temp.path()) {
+                ExportKind::Focus
+            } else {
+                ExportKind::Cur
+            };
+            tracing::info!("{shown}: a {kind:?} export");
+            source.reader = Some(reader(kind, &source.factors, &source.options)?);
+            source.first = Some((file.key, temp));
+        }
+        Ok(source)
     }
 
     /// The `s3://` URIs of the parts [`UsageSource::read`] reads, in order.
@@ -215,7 +236,7 @@ impl UsageSource for S3ExportSource {
         match &self.reader {
             Some(Reader::Focus(focus)) => Some(focus.cost_basis()),
             Some(Reader::Cur(cur)) => Some(cur.measure().basis()),
-            // Not read yet: the CUR measure, unless the export is FOCUS.
+            // No parts: nothing is read.
             None => Some(self.options.cur.cost.basis()),
         }
     }
@@ -227,8 +248,13 @@ impl UsageSource for S3ExportSource {
         let mut totals = InputTotals::default();
         for file in self.picked.files.clone() {
             let shown = self.url.shown(&file.key);
-            tracing::info!("downloading {shown}");
-            let temp = self.download(&file.key, file.format, &shown)?;
+            let temp = match self.first.take() {
+                Some((key, temp)) if key == file.key => temp,
+                _ => {
+                    tracing::info!("downloading {shown}");
+                    self.download(&file.key, file.format, &shown)?
+                }
+            };
             let format = file.format.decompressed();
             let reader = match self.reader.take() {
                 Some(reader) => reader,

@@ -232,6 +232,11 @@ fn a_focus_data_export_is_told_from_its_header_and_reads_like_the_file_on_disk()
     let mut source =
         open_s3("s3://focus-bucket/exports/focus-export", &s3_moto().url).expect("opens");
     assert_eq!(source.layout_kind(), LayoutKind::Cur2Folder);
+    // Known before a row is read (the FOCUS output names its cost columns up front).
+    assert_eq!(
+        source.cost_basis().map(|b| b.name),
+        Some("EffectiveCost".to_owned())
+    );
     let (rows, totals) = read(&mut source).expect("reads");
     let mut on_disk = FocusSource::open(&local_file, factors(), FocusOptions::default())
         .expect("local FOCUS file");
@@ -342,9 +347,11 @@ fn a_gzip_part_cut_short_in_the_bucket_is_an_error_not_fewer_rows() {
             .send(),
     )
     .expect("put object");
-    let mut source =
-        open_s3("s3://cur-cut-gzip/cur/legacy_mixed.csv.gz", &s3_moto().url).expect("opens");
-    let err = read(&mut source).err().expect("fails");
+    // The first part is downloaded when the source opens (to tell a CUR from FOCUS), so the
+    // error comes from `open`.
+    let err = open_s3("s3://cur-cut-gzip/cur/legacy_mixed.csv.gz", &s3_moto().url)
+        .err()
+        .expect("fails");
     let message = err.to_string();
     assert!(
         message.contains("s3://cur-cut-gzip/cur/legacy_mixed.csv.gz"),
