@@ -609,3 +609,27 @@ fn aws_rows_without_the_aws_columns_degrade_to_the_generic_classifier() {
     assert!(log.contains("by generic FOCUS classifier"), "{log}");
     assert!(!log.contains("by AWS connector"), "{log}");
 }
+
+#[test]
+fn a_data_export_folder_with_two_executions_of_a_period_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let period = dir.path().join("export/data/BILLING_PERIOD=2024-03");
+    for execution in ["exec-a", "exec-b"] {
+        std::fs::create_dir_all(period.join(execution)).unwrap();
+        std::fs::copy(
+            focus("aws_focus_1_2.csv"),
+            period.join(execution).join("export-00001.csv"),
+        )
+        .unwrap();
+        // The second execution is the newer one.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (rows, log) = estimate(&dir.path().join("export"), &[]);
+    let (single, _) = estimate(&focus("aws_focus_1_2.csv"), &[]);
+    assert_eq!(rows.len(), single.len(), "{log}");
+    assert!(close(total(&rows, "cost"), total(&single, "cost")));
+    assert!(
+        log.contains("exec-b/export-00001.csv") && !log.contains("exec-a/"),
+        "{log}"
+    );
+}

@@ -88,6 +88,15 @@ pub fn discover(path: &Path) -> Result<Vec<DataFile>, SourceError> {
         found.push((path.to_path_buf(), shown.clone(), format));
     } else {
         walk(path, 0, &mut found)?;
+        // A Data Exports delivery (`data/BILLING_PERIOD=…/` with `metadata/` manifests, or
+        // several executions of one period) holds superseded files: read only the delivery
+        // the AWS connector's layout rules choose per billing period, as the S3 path does.
+        let layout = carbonledger_aws::layout::discover(path)?;
+        if layout.kind == carbonledger_aws::LayoutKind::Cur2Folder {
+            let chosen: std::collections::HashSet<&Path> =
+                layout.files.iter().map(|f| f.path.as_path()).collect();
+            found.retain(|(file, _, _)| chosen.contains(file.as_path()));
+        }
         if found.is_empty() {
             return Err(SourceError::invalid(
                 Location::file(shown),
