@@ -190,7 +190,7 @@ path = "gcp.csv"
     );
     assert!(partition("gcp", "2024-01", "gcp-file").exists());
 
-    // API sources are read again; their unchanged bytes are left alone.
+    // BigQuery is read again and its unchanged bytes are left alone; S3 is skipped.
     let files: Vec<PathBuf> = [
         partition("aws", "2023-11", "aws-s3"),
         partition("gcp", "2026-10", "gcp-bq"),
@@ -207,10 +207,8 @@ path = "gcp.csv"
         .collect();
     let second = ok(run());
     let text = stderr(&second);
-    assert!(
-        text.contains("aws-s3: partitions written [], unchanged [\"provider=aws/month=2023-11\"]"),
-        "{text}"
-    );
+    // The S3 listing (keys and modification times) is the last run's: not fetched again.
+    assert!(text.contains("aws-s3: skipped, unchanged since"), "{text}");
     assert!(
         text.contains("gcp-bq: partitions written [], unchanged"),
         "{text}"
@@ -229,4 +227,21 @@ path = "gcp.csv"
         })
         .collect();
     assert!(before == after, "a second run changed a file");
+
+    // A part written again (same bytes, a new LastModified): the listing changed, so S3 is
+    // read again, and its unchanged bytes are still left alone.
+    let part = "reports/cur-report/20231101-20231201/b2222222-new/cur-report-1.csv.gz";
+    let body = fs::read(fixture(&format!(
+        "aws/legacy_layout/{}",
+        &part["reports/".len()..]
+    )))
+    .expect("part");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    moto::put_object(s3, "job-legacy", part, &body);
+    let third = ok(run());
+    let text = stderr(&third);
+    assert!(
+        text.contains("aws-s3: partitions written [], unchanged [\"provider=aws/month=2023-11\"]"),
+        "{text}"
+    );
 }

@@ -147,12 +147,19 @@ fn run_source(
     open_month: Month,
 ) -> Result<Outcome, Error> {
     let request = request(job, source)?;
-    let fingerprint = match &source.path {
-        Some(path) => Some(fingerprint(job, source, path)?),
-        None => None,
-    };
     let months: Vec<String> = job.months.iter().map(Month::to_string).collect();
     let mut opened = run::open(&request)?;
+    // Files on disk by their metadata; an API source by what it says it would read (an S3
+    // listing); sources that cannot tell (Cost Explorer, BigQuery) are read every run.
+    let fingerprint = match (&source.path, opened.source.fingerprint()) {
+        (Some(path), _) => Some(fingerprint(job, source, path)?),
+        (None, Some(listing)) => {
+            let mut hasher = depends_on(job, source)?;
+            hasher.update(listing.as_bytes());
+            Some(format!("{:x}", hasher.finalize()))
+        }
+        (None, None) => None,
+    };
     let factor_set = opened.factors.label();
     if let (Some(print), Some(last)) = (&fingerprint, ledger.state().sources.get(&source.name))
         && last.fingerprint.as_ref() == Some(print)
@@ -168,7 +175,7 @@ fn run_source(
         })
     {
         eprintln!(
-            "{}: skipped, unchanged since {} (same files, factor set and months)",
+            "{}: skipped, unchanged since {} (same input, factor set and months)",
             source.name, last.run_at
         );
         return Ok(Outcome::Skipped {
@@ -338,6 +345,20 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
 /// status-change time cannot be set back by `touch -r`, `cp -p` or `rsync -t`, so a rewritten
 /// file is read again even when its size and modification time are the old ones).
 fn fingerprint(job: &Job, source: &SourceConfig, path: &Path) -> Result<String, Error> {
+    let mut hasher = depends_on(job, source)?;
+    let mut files = Vec::new();
+    walk(path, path, &mut files)?;
+    files.sort();
+    for line in files {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// A digest started with what every source's result depends on besides its input: this
+/// binary's version, the source's configuration and the bytes of a `[ledger] factors` folder.
+fn depends_on(job: &Job, source: &SourceConfig) -> Result<Sha256, Error> {
     let mut hasher = Sha256::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update(format!("\n{source:?}\n").as_bytes());
@@ -356,14 +377,7 @@ fn fingerprint(job: &Job, source: &SourceConfig, path: &Path) -> Result<String, 
             hasher.update(Sha256::digest(&bytes));
         }
     }
-    let mut files = Vec::new();
-    walk(path, path, &mut files)?;
-    files.sort();
-    for line in files {
-        hasher.update(line.as_bytes());
-        hasher.update(b"\n");
-    }
-    Ok(format!("{:x}", hasher.finalize()))
+    Ok(hasher)
 }
 
 fn walk(root: &Path, path: &Path, out: &mut Vec<String>) -> Result<(), Error> {

@@ -107,6 +107,8 @@ pub struct S3ExportSource {
     reader: Option<Reader>,
     /// The first part, downloaded by `open` to tell the export's kind.
     first: Option<(String, tempfile::NamedTempFile)>,
+    /// The listing's keys and modification times.
+    fingerprint: String,
     /// Bytes downloaded (compressed, as sent).
     downloaded: u64,
     retried_downloads: u64,
@@ -136,6 +138,23 @@ impl S3ExportSource {
         }
         let client = Client::from_conf(s3_config.build());
         let entries = runtime.block_on(list(&client, &url))?;
+        // Every listed key with its modification time: a new assembly, manifest or rewritten
+        // part changes it (S3 sets LastModified on every write).
+        let listed = match &entries {
+            Listed::Object(entry) => vec![entry],
+            Listed::Folder(entries) => entries.iter().collect(),
+        };
+        let fingerprint = listed
+            .iter()
+            .map(|e| {
+                let t = e
+                    .modified
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                format!("{}\t{t}", e.key)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         let listing = S3Listing {
             url: &url,
             client: &client,
@@ -176,6 +195,7 @@ impl S3ExportSource {
             options,
             reader: chosen,
             first: None,
+            fingerprint,
             downloaded: 0,
             retried_downloads: 0,
         };
@@ -230,6 +250,10 @@ impl UsageSource for S3ExportSource {
             if periods == 1 { "" } else { "s" },
             if files == 1 { "" } else { "s" }
         )
+    }
+
+    fn fingerprint(&self) -> Option<String> {
+        Some(format!("{}\n{}", self.url, self.fingerprint))
     }
 
     fn cost_basis(&self) -> Option<CostBasis> {

@@ -47,6 +47,13 @@ pub trait UsageSource {
         Vec::new()
     }
 
+    /// What the source would read, as text that changes whenever its input does (object keys
+    /// and modification times of a listing, say); `None` when the source cannot tell without
+    /// reading. The batch job skips a source whose fingerprint is the last run's.
+    fn fingerprint(&self) -> Option<String> {
+        None
+    }
+
     /// Which cost the `cost` column holds. `None` for a source that does not say (the FOCUS
     /// output then leaves every FOCUS cost column empty and keeps the cost in `x_Cost`).
     fn cost_basis(&self) -> Option<CostBasis> {
