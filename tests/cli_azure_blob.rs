@@ -216,3 +216,58 @@ fn entra_id_over_http_says_to_use_a_sas_or_key() {
     );
     assert!(log.contains("Entra ID tokens need https"), "{log}");
 }
+
+/// The batch job's `azure-export` kind with a Blob `url`: the export is read into the ledger,
+/// and a second run with the same listing skips it.
+#[test]
+fn the_job_reads_a_blob_export_and_skips_it_when_its_listing_is_unchanged() {
+    upload_layout("job-blob");
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"[ledger]
+path = "ledger"
+
+[period]
+months = ["2023-09", "2023-10"]
+
+[[source]]
+name = "azure-blob"
+kind = "azure-export"
+url = "azblob://{ACCOUNT}/job-blob/cost-exports"
+endpoint_url = "{}"
+"#,
+        azurite().endpoint
+    );
+    std::fs::write(dir.path().join("carbonledger.toml"), config).unwrap();
+    let run = || {
+        let mut command = Command::cargo_bin("carbonledger").unwrap();
+        for name in [
+            "CARBONLEDGER_AZURE_SAS",
+            "AZURE_STORAGE_KEY",
+            "CARBONLEDGER_AZURE_ENDPOINT_URL",
+        ] {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(dir.path())
+            .env("CARBONLEDGER_AZURE_STORAGE_KEY", KEY)
+            .args(["run", "--config", "carbonledger.toml"])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let text = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(first.status.success(), "{text}");
+    assert!(
+        text.contains("azure-blob: partitions written [\"provider=azure/month=2023-09\""),
+        "{text}"
+    );
+    assert!(!text.contains(KEY), "the key is never printed");
+    let second = run();
+    let text = String::from_utf8_lossy(&second.stderr).into_owned();
+    assert!(second.status.success(), "{text}");
+    assert!(
+        text.contains("azure-blob: skipped, unchanged since"),
+        "{text}"
+    );
+}

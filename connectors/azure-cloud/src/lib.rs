@@ -376,6 +376,8 @@ pub struct BlobExportSource {
     chosen: Vec<Chosen>,
     converter: LineConverter,
     auth: &'static str,
+    /// The listing's blob names, sizes and modification times.
+    fingerprint: String,
     downloaded: u64,
     retried_downloads: u64,
 }
@@ -473,6 +475,12 @@ impl BlobExportSource {
             .map_err(|e| SourceError::io("starting the Blob client", e))?;
         let (client, counter) = container_client(&url, &options)?;
         let listed = runtime.block_on(list(&client, &url, options.auth.describe()))?;
+        // Every listed blob with its size and modification time (the batch job's skip test).
+        let fingerprint = listed
+            .iter()
+            .map(|(e, size)| format!("{}\t{}\t{size:?}", e.path, e.modified))
+            .collect::<Vec<_>>()
+            .join("\n");
         let chosen = if let Some(one) = listed.iter().find(|(e, _)| e.path == url.prefix) {
             vec![Chosen {
                 name: one.0.path.clone(),
@@ -524,6 +532,7 @@ impl BlobExportSource {
             chosen,
             converter: LineConverter::new(factors, options.azure),
             auth: options.auth.describe(),
+            fingerprint,
             downloaded: 0,
             retried_downloads: 0,
         })
@@ -603,6 +612,10 @@ impl BlobExportSource {
 }
 
 impl UsageSource for BlobExportSource {
+    fn fingerprint(&self) -> Option<String> {
+        Some(format!("{}\n{}", self.url, self.fingerprint))
+    }
+
     fn describe(&self) -> String {
         let n = self.chosen.len();
         format!(
