@@ -190,7 +190,7 @@ path = "gcp.csv"
     );
     assert!(partition("gcp", "2024-01", "gcp-file").exists());
 
-    // BigQuery is read again and its unchanged bytes are left alone; S3 is skipped.
+    // Nothing changed: every source is skipped and no file is touched.
     let files: Vec<PathBuf> = [
         partition("aws", "2023-11", "aws-s3"),
         partition("gcp", "2026-10", "gcp-bq"),
@@ -209,10 +209,8 @@ path = "gcp.csv"
     let text = stderr(&second);
     // The S3 listing (keys and modification times) is the last run's: not fetched again.
     assert!(text.contains("aws-s3: skipped, unchanged since"), "{text}");
-    assert!(
-        text.contains("gcp-bq: partitions written [], unchanged"),
-        "{text}"
-    );
+    // The probe (export rows, newest export_time) gives the last run's answer: skipped.
+    assert!(text.contains("gcp-bq: skipped, unchanged since"), "{text}");
     assert!(
         text.contains("gcp-file: skipped, unchanged since"),
         "{text}"
@@ -238,10 +236,19 @@ path = "gcp.csv"
     .expect("part");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     moto::put_object(s3, "job-legacy", part, &body);
+    // A late BigQuery row (a new export_time): the probe answers otherwise, October 2026 is
+    // read again and restated.
+    let mut late = bq::fixture_rows(false).remove(0);
+    late["export_time"] = serde_json::json!("2026-11-20T00:00:00Z");
+    bq::insert_rows(&ds, "gcp_billing_export_v1_01A2B3", &[late]);
     let third = ok(run());
     let text = stderr(&third);
     assert!(
         text.contains("aws-s3: partitions written [], unchanged [\"provider=aws/month=2023-11\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gcp-bq: partitions written [\"provider=gcp/month=2026-10\"]"),
         "{text}"
     );
 }

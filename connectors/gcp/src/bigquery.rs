@@ -439,6 +439,49 @@ ORDER BY currency",
         })
     }
 
+    /// The probe behind [`UsageSource::fingerprint`]: export rows and newest `export_time`
+    /// in the window, one small query (it scans `export_time` and `usage_start_time` only).
+    /// Export rows are only ever appended (late rows with a later `export_time`), so equal
+    /// answers mean the same rows.
+    pub fn probe_sql(&self) -> String {
+        let exported = if self.options.exported_after.is_some() {
+            "\n  AND export_time > @exported_after"
+        } else {
+            ""
+        };
+        format!(
+            "SELECT COUNT(*) AS export_rows, UNIX_MICROS(MAX(export_time)) AS newest_export_us
+FROM `{}`
+WHERE usage_start_time >= @start AND usage_start_time < @end{exported}",
+            self.options.table
+        )
+    }
+
+    async fn probe(&self) -> Result<String, SourceError> {
+        let client = self.client().await?;
+        let handle = client
+            .query(self.probe_sql())
+            .set_parameter_mode("NAMED")
+            .set_query_parameters(self.parameters())
+            .send()
+            .await
+            .map_err(|e| self.query_error(&e))?;
+        check_handle(handle.metadata()).map_err(|m| SourceError::api(self.request(), m))?;
+        let complete = handle
+            .until_done()
+            .await
+            .map_err(|e| self.query_error(&e))?;
+        let mut rows = complete.read();
+        let mut out = String::new();
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(|e| SourceError::api(self.request(), e.to_string()))?;
+            let count = row.get::<Option<i64>>(0).ok().flatten();
+            let newest = row.get::<Option<i64>>(1).ok().flatten();
+            out.push_str(&format!("{count:?} {newest:?}"));
+        }
+        Ok(out)
+    }
+
     /// Sends `sql` and waits for it; the rows are read after.
     async fn run(&mut self, sql: String) -> Result<RowIterator, SourceError> {
         let client = self.client().await?;
@@ -553,6 +596,17 @@ impl UsageSource for BigQuerySource {
 
     fn cost_basis(&self) -> Option<CostBasis> {
         Some(self.converter.cost_measure().basis())
+    }
+
+    /// The table, the window and the probe's answer (export rows, newest `export_time`); one
+    /// small query. `None` when the probe fails (the read then reports the error).
+    fn fingerprint(&self) -> Option<String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        let answer = runtime.block_on(self.probe()).ok()?;
+        Some(format!("{}\n{answer}", self.request()))
     }
 
     fn read(
