@@ -6,11 +6,12 @@
 //!
 //! | column | unit |
 //! |---|---|
-//! | `x_EnergyKwh` (and `x_CpuKwh` … `x_NetworkKwh`, its parts) | kWh, PUE and replication included |
+//! | `x_EnergyKwh`, its parts `x_CpuKwh` … `x_NetworkKwh` | kWh, PUE and replication in |
 //! | `x_Scope2LocationKgCo2e`, `x_Scope2MarketKgCo2e` | kg CO2e |
 //! | `x_Scope3EmbodiedKgCo2e` | kg CO2e |
 //! | `x_GridKgCo2ePerKwh`, `x_MarketKgCo2ePerKwh` | kg CO2e per kWh |
-//! | `x_VcpuHours`, `x_GpuHours`, `x_MemoryGbHours`, `x_StorageTbHours`, `x_NetworkGb` | vCPU-hours, GPU-hours, GB-hours, TB-hours, GB |
+//! | `x_VcpuHours`, `x_GpuHours` | vCPU-hours, GPU-hours |
+//! | `x_MemoryGbHours`, `x_StorageTbHours`, `x_NetworkGb` | GB-hours, TB-hours, GB |
 //!
 //! What the ledger cannot fill, and how it is filled instead:
 //!

@@ -76,9 +76,8 @@ path = "gcp.csv"
     }
 
     fn config(&self, sources: &str) -> PathBuf {
-        let text = format!(
-            "[ledger]\npath = \"ledger\"\n\n[period]\nmonths = [\"2024-01\", \"2024-03\", \"2026-10\"]\n{sources}"
-        );
+        let months = r#"months = ["2024-01", "2024-03", "2026-10"]"#;
+        let text = format!("[ledger]\npath = \"ledger\"\n\n[period]\n{months}\n{sources}");
         let file = self.path("carbonledger.toml");
         fs::write(&file, text).expect("config");
         file
