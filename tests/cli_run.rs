@@ -525,3 +525,50 @@ path = "oci.csv"
         stderr(&result)
     );
 }
+
+#[test]
+fn a_restated_open_month_is_replaced_without_keeping_a_version() {
+    let job = JobDir::new();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    fs::create_dir(job.path("open")).expect("folder");
+    let bill = job.path("open/bill.csv");
+    let generate = |lines: &str| {
+        let out = bin()
+            .args([
+                "generate-cur",
+                "--lines",
+                lines,
+                "--month",
+                &month,
+                "--output",
+            ])
+            .arg(&bill)
+            .output()
+            .expect("generates");
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    generate("300");
+    let text = format!(
+        "[ledger]\npath = \"ledger\"\n\n[period]\nmonths = [\"{month}\"]\n\n\
+         [[source]]\nname = \"open\"\nkind = \"aws-cur\"\npath = \"open\"\n"
+    );
+    let config = job.path("open.toml");
+    fs::write(&config, text).expect("config");
+    ok(run_job(&config));
+    // The open month's bill grows: its file is replaced, and no old version is kept.
+    generate("400");
+    let out = ok(run_job(&config));
+    let key = format!("provider=aws/month={month}");
+    assert!(
+        stderr(&out).contains(&format!(
+            "partitions written [\"{key}\"], unchanged [], removed [], old versions kept []"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        read_parquet(&job.partition("aws", &month, "open")).height(),
+        400
+    );
+    assert!(!job.path("ledger/_carbonledger/versions.jsonl").exists());
+}
