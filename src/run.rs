@@ -100,7 +100,7 @@ enum Sink {
     /// Straight to the output.
     Stream(Option<BatchWriter>),
     /// To an intermediate Parquet ledger that is grouped at the end.
-    Ledger(tempfile::TempPath, Option<BatchedWriter<File>>),
+    Ledger(tempfile::TempPath, Option<Box<BatchedWriter<File>>>),
 }
 
 /// A source opened for a request, with what reading it needs.
@@ -318,9 +318,9 @@ pub fn estimate(request: &EstimateRequest) -> Result<Reconciliation, Error> {
                     w.finish().map_err(Error::polars("finishing the ledger"))?;
                 }
                 None => {
-                    let mut empty = empty_ledger(&opened.factors, request.method)?;
+                    let empty = empty_ledger(&opened.factors, request.method)?;
                     let mut w = output::parquet_file(&path, empty.schema())?;
-                    w.write_batch(&mut empty)
+                    w.write_batch(&empty)
                         .map_err(Error::polars("writing the ledger"))?;
                     w.finish().map_err(Error::polars("finishing the ledger"))?;
                 }
@@ -343,7 +343,7 @@ fn write(
     match sink {
         Sink::Stream(writer) => {
             if writer.is_none() {
-                *writer = Some(BatchWriter::open(dest, format, &batch.schema(), basis)?);
+                *writer = Some(BatchWriter::open(dest, format, batch.schema(), basis)?);
             }
             match writer {
                 Some(w) => w.write(batch),
@@ -352,7 +352,7 @@ fn write(
         }
         Sink::Ledger(path, writer) => {
             if writer.is_none() {
-                *writer = Some(output::parquet_file(path, &batch.schema())?);
+                *writer = Some(Box::new(output::parquet_file(path, batch.schema())?));
             }
             match writer {
                 Some(w) => w

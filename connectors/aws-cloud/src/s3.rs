@@ -90,8 +90,8 @@ pub enum ExportKind {
 
 /// The reader of the export's parts, once its kind is known.
 enum Reader {
-    Cur(CurFileReader),
-    Focus(FocusFileReader),
+    Cur(Box<CurFileReader>),
+    Focus(Box<FocusFileReader>),
 }
 
 /// A CUR or Data Exports prefix in S3, listed and with its files chosen.
@@ -337,12 +337,14 @@ fn reader(
     options: &S3Options,
 ) -> Result<Reader, SourceError> {
     Ok(match kind {
-        ExportKind::Focus => {
-            Reader::Focus(FocusFileReader::new(Arc::clone(factors), options.focus)?)
-        }
-        ExportKind::Cur | ExportKind::Detect => {
-            Reader::Cur(CurFileReader::new(Arc::clone(factors), options.cur)?)
-        }
+        ExportKind::Focus => Reader::Focus(Box::new(FocusFileReader::new(
+            Arc::clone(factors),
+            options.focus,
+        )?)),
+        ExportKind::Cur | ExportKind::Detect => Reader::Cur(Box::new(CurFileReader::new(
+            Arc::clone(factors),
+            options.cur,
+        )?)),
     })
 }
 
