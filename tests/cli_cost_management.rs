@@ -155,3 +155,44 @@ fn a_refused_query_exits_1_with_microsofts_message() {
     assert!(err.contains("BadRequest: Invalid query definition"), "{err}");
     assert!(err.contains("2024-03-01..2024-04-01 page 1"), "{err}");
 }
+
+#[test]
+fn the_scheduled_job_reads_a_cost_management_source_into_azure_partitions() {
+    use polars::prelude::*;
+    let server = Server::start(vec![
+        Reply::new(200, page1()),
+        Reply::new(200, fixture("page2.json")),
+    ]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("carbonledger.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ledger]\npath = \"ledger\"\n\n[period]\nmonths = [\"2024-03\"]\n\n\
+             [[source]]\nname = \"azure-api\"\nkind = \"cost-management\"\n\
+             scope = \"{SCOPE}\"\ncost = \"actual\"\nendpoint_url = \"{}\"\n",
+            server.base
+        ),
+    )
+    .expect("config");
+    let out = run(&["run", "--config", config.to_str().expect("utf-8")]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let got = server.received();
+    assert_eq!(got.len(), 2);
+    let body: serde_json::Value = serde_json::from_str(&got[0].body).expect("body");
+    assert_eq!(body["type"], "ActualCost");
+    assert_eq!(body["timePeriod"]["from"], "2024-03-01T00:00:00Z");
+    assert_eq!(body["timePeriod"]["to"], "2024-03-31T23:59:59Z");
+    let partition = dir
+        .path()
+        .join("ledger/provider=azure/month=2024-03/azure-api.parquet");
+    let file = std::fs::File::open(&partition)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{err}", partition.display()));
+    let df = ParquetReader::new(file).finish().expect("parquet");
+    let (count, cost) = fixture_totals(&["page1.json", "page2.json"]);
+    assert_eq!(df.height(), count);
+    let total: f64 = df.column("cost").expect("cost").f64().expect("f64").sum().expect("sum");
+    let expected: f64 = cost.values().sum();
+    assert!((total - expected).abs() < 1e-9, "{total} vs {expected}");
+}

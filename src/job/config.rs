@@ -545,6 +545,34 @@ table = "p.d.t"
     }
 
     #[test]
+    fn a_cost_management_source_needs_a_scope_and_takes_actual_or_amortized() {
+        let text = format!(
+            "{GOOD}\n[[source]]\nname = \"azure-api\"\nkind = \"cost-management\"\n\
+             scope = \"subscriptions/0000\"\ncost = \"amortized\"\n\
+             endpoint_url = \"http://127.0.0.1:9\"\n"
+        );
+        let job = parse(&text).expect("valid");
+        let source = &job.sources[2];
+        assert_eq!(source.kind, SourceKind::CostManagement);
+        assert_eq!(source.scope.as_deref(), Some("subscriptions/0000"));
+        let no_scope = parse(&text.replace("scope = \"subscriptions/0000\"\n", ""))
+            .expect_err("no scope");
+        assert!(
+            no_scope.contains("kind \"cost-management\" needs `scope`"),
+            "{no_scope}"
+        );
+        let cost = parse(&text.replace("\"amortized\"\nendpoint", "\"blended\"\nendpoint"))
+            .expect_err("an AWS cost");
+        assert!(cost.contains("takes \"actual\", \"amortized\""), "{cost}");
+        let scope_elsewhere = parse(&GOOD.replace("table = \"p.d.t\"", "table = \"p.d.t\"\nscope = \"x\""))
+            .expect_err("scope on bigquery");
+        assert!(
+            scope_elsewhere.contains("`scope` does not apply to kind \"bigquery\""),
+            "{scope_elsewhere}"
+        );
+    }
+
+    #[test]
     fn january_defaults_to_december_of_the_year_before() {
         let jan = NaiveDate::from_ymd_opt(2027, 1, 3).expect("date");
         assert_eq!(Month::of(jan).previous().to_string(), "2026-12");
