@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Estimate energy and emissions of a bill and write the ledger or its totals.
-    Estimate(EstimateArgs),
+    Estimate(Box<EstimateArgs>),
     /// The scheduled job: read every source of a config file into the partitioned ledger.
     Run(RunArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
@@ -82,11 +82,20 @@ struct EstimateArgs {
     )]
     cost_management: Option<String>,
     /// Cost Management: actual or amortized cost.
-    #[arg(long, value_enum, default_value = "actual", requires = "cost_management")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "actual",
+        requires = "cost_management"
+    )]
     cost_type: CostTypeArg,
     /// An endpoint replacing https://management.azure.com for --cost-management (a local
     /// test server); requests to it carry no credentials.
-    #[arg(long, value_name = "URL", env = "CARBONLEDGER_COST_MANAGEMENT_ENDPOINT")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CARBONLEDGER_COST_MANAGEMENT_ENDPOINT"
+    )]
     cost_management_endpoint: Option<String>,
     /// Cost Explorer, BigQuery or Cost Management window: `YYYY-MM` (one month) or `FROM..TO` as `YYYY-MM-DD`
     /// with TO exclusive [default: the previous month and the current one up to today].
@@ -240,7 +249,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Estimate(args) => estimate(args),
+        Command::Estimate(args) => estimate(*args),
         Command::Run(args) => run_job(args),
         Command::GenerateCur(args) => generate(args),
     };

@@ -243,7 +243,8 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
         _ => {
             return Err(Error::Usage(
                 "give one of --input PATH, --sample, --cost-explorer, --bigquery TABLE or \
-                 --cost-management SCOPE".into(),
+                 --cost-management SCOPE"
+                    .into(),
             ));
         }
     };

@@ -111,7 +111,10 @@ fn estimate_reads_the_query_api_through_throttling_and_paging() {
     let body: serde_json::Value = serde_json::from_str(&got[0].body).expect("body");
     assert_eq!(body["type"], "AmortizedCost");
     assert_eq!(body["timePeriod"]["to"], "2024-03-03T23:59:59Z");
-    assert!(err.contains("3 requests sent (2 pages, 1 retried: 1 throttled (429)"), "{err}");
+    assert!(
+        err.contains("3 requests sent (2 pages, 1 retried: 1 throttled (429)"),
+        "{err}"
+    );
     assert!(err.contains("1.0 s waited"), "{err}");
 
     let rows = ledger(&output);
@@ -133,7 +136,10 @@ fn estimate_reads_the_query_api_through_throttling_and_paging() {
     let vm = row("D2 v3/D2s v3");
     assert_eq!(vm["usage_class"], "compute");
     assert_eq!(vm["provider"], "azure");
-    assert!(vm["cpu_kwh"].parse::<f64>().expect("cpu energy") > 0.0, "{vm:?}");
+    assert!(
+        vm["cpu_kwh"].parse::<f64>().expect("cpu energy") > 0.0,
+        "{vm:?}"
+    );
     assert_eq!(row("P10 LRS Disk")["usage_class"], "storage_ssd");
     assert_eq!(row("B1s")["usage_class"], "excluded");
 }
@@ -152,7 +158,10 @@ fn a_refused_query_exits_1_with_microsofts_message() {
     ]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("BadRequest: Invalid query definition"), "{err}");
+    assert!(
+        err.contains("BadRequest: Invalid query definition"),
+        "{err}"
+    );
     assert!(err.contains("2024-03-01..2024-04-01 page 1"), "{err}");
 }
 
@@ -192,7 +201,13 @@ fn the_scheduled_job_reads_a_cost_management_source_into_azure_partitions() {
     let df = ParquetReader::new(file).finish().expect("parquet");
     let (count, cost) = fixture_totals(&["page1.json", "page2.json"]);
     assert_eq!(df.height(), count);
-    let total: f64 = df.column("cost").expect("cost").f64().expect("f64").sum().expect("sum");
+    let total: f64 = df
+        .column("cost")
+        .expect("cost")
+        .f64()
+        .expect("f64")
+        .sum()
+        .expect("sum");
     let expected: f64 = cost.values().sum();
     assert!((total - expected).abs() < 1e-9, "{total} vs {expected}");
 }

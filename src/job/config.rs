@@ -555,8 +555,8 @@ table = "p.d.t"
         let source = &job.sources[2];
         assert_eq!(source.kind, SourceKind::CostManagement);
         assert_eq!(source.scope.as_deref(), Some("subscriptions/0000"));
-        let no_scope = parse(&text.replace("scope = \"subscriptions/0000\"\n", ""))
-            .expect_err("no scope");
+        let no_scope =
+            parse(&text.replace("scope = \"subscriptions/0000\"\n", "")).expect_err("no scope");
         assert!(
             no_scope.contains("kind \"cost-management\" needs `scope`"),
             "{no_scope}"
@@ -564,8 +564,9 @@ table = "p.d.t"
         let cost = parse(&text.replace("\"amortized\"\nendpoint", "\"blended\"\nendpoint"))
             .expect_err("an AWS cost");
         assert!(cost.contains("takes \"actual\", \"amortized\""), "{cost}");
-        let scope_elsewhere = parse(&GOOD.replace("table = \"p.d.t\"", "table = \"p.d.t\"\nscope = \"x\""))
-            .expect_err("scope on bigquery");
+        let scope_elsewhere =
+            parse(&GOOD.replace("table = \"p.d.t\"", "table = \"p.d.t\"\nscope = \"x\""))
+                .expect_err("scope on bigquery");
         assert!(
             scope_elsewhere.contains("`scope` does not apply to kind \"bigquery\""),
             "{scope_elsewhere}"

@@ -318,8 +318,7 @@ impl UsageSource for CostManagementSource {
             .build()
             .map_err(|e| SourceError::io("starting the Cost Management client", e))?;
         let pipeline = self.pipeline();
-        let mut converter =
-            LineConverter::new(Arc::clone(&self.factors), self.options.azure);
+        let mut converter = LineConverter::new(Arc::clone(&self.factors), self.options.azure);
         let mut totals = InputTotals::default();
         let mut builder = UsageBatchBuilder::with_capacity(BATCH_ROWS.min(8192));
         let url = self.query_url()?;
@@ -342,7 +341,11 @@ impl UsageSource for CostManagementSource {
         self.converter = Some(converter);
         result?;
         if !builder.is_empty() {
-            sink(builder.finish().map_err(|e| SourceError::polars("usage batch", e))?)?;
+            sink(
+                builder
+                    .finish()
+                    .map_err(|e| SourceError::polars("usage batch", e))?,
+            )?;
         }
         Ok(totals)
     }
@@ -453,10 +456,7 @@ fn number(cell: Option<&Value>, at: &Location) -> Result<f64, SourceError> {
         _ => None,
     };
     value.filter(|v| v.is_finite()).ok_or_else(|| {
-        SourceError::invalid(
-            at.clone(),
-            format!("`{}` is not a number", text(cell)),
-        )
+        SourceError::invalid(at.clone(), format!("`{}` is not a number", text(cell)))
     })
 }
 
@@ -467,13 +467,17 @@ fn usage_date(cell: Option<&Value>, at: &Location) -> Result<NaiveDate, SourceEr
         Some(Value::String(s)) => s.trim().to_owned(),
         _ => String::new(),
     };
-    let day = NaiveDate::parse_from_str(&raw, "%Y%m%d")
-        .ok()
-        .or_else(|| raw.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()));
+    let day = NaiveDate::parse_from_str(&raw, "%Y%m%d").ok().or_else(|| {
+        raw.get(..10)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    });
     day.ok_or_else(|| {
         SourceError::invalid(
             at.clone(),
-            format!("UsageDate `{}` is neither YYYYMMDD nor YYYY-MM-DD", text(cell)),
+            format!(
+                "UsageDate `{}` is neither YYYYMMDD nor YYYY-MM-DD",
+                text(cell)
+            ),
         )
     })
 }
@@ -572,8 +576,7 @@ impl CostManagementSource {
                 // Counted from the raw values, before any classification.
                 totals.rows += 1;
                 *totals.cost.entry(currency.trim().to_owned()).or_default() += cost;
-                let dims: Vec<String> =
-                    columns.dims.iter().map(|&c| text(cells.get(c))).collect();
+                let dims: Vec<String> = columns.dims.iter().map(|&c| text(cells.get(c))).collect();
                 let date_us = day
                     .and_hms_opt(0, 0, 0)
                     .map(|t| t.and_utc().timestamp_micros())
@@ -600,7 +603,11 @@ impl CostManagementSource {
                     builder,
                 );
                 if builder.len() >= BATCH_ROWS {
-                    sink(builder.finish().map_err(|e| SourceError::polars("usage batch", e))?)?;
+                    sink(
+                        builder
+                            .finish()
+                            .map_err(|e| SourceError::polars("usage batch", e))?,
+                    )?;
                 }
             }
             let link = properties
@@ -756,7 +763,10 @@ pub fn error_text(body: &[u8]) -> String {
     let error = parsed.as_ref().and_then(|v| v.get("error"));
     match error {
         Some(e) => {
-            let code = e.get("code").and_then(Value::as_str).unwrap_or("no error code");
+            let code = e
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("no error code");
             let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
             mask(&format!("{code}: {message}"))
         }
@@ -833,12 +843,18 @@ mod tests {
         assert_eq!(
             retry_after(&h(&[
                 ("retry-after", "2"),
-                ("x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "7"),
+                (
+                    "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
+                    "7"
+                ),
                 ("x-ms-ratelimit-microsoft.costmanagement-qpu-remaining", "0"),
             ])),
             Some(StdDuration::from_secs(7))
         );
-        assert_eq!(retry_after(&h(&[("content-type", "application/json")])), None);
+        assert_eq!(
+            retry_after(&h(&[("content-type", "application/json")])),
+            None
+        );
     }
 
     #[test]
@@ -863,7 +879,10 @@ mod tests {
     #[test]
     fn usage_dates_as_numbers_or_text() {
         let at = Location::file("t");
-        assert_eq!(usage_date(Some(&json!(20240301)), &at).unwrap(), date("2024-03-01"));
+        assert_eq!(
+            usage_date(Some(&json!(20240301)), &at).unwrap(),
+            date("2024-03-01")
+        );
         assert_eq!(
             usage_date(Some(&json!("2024-03-02T00:00:00")), &at).unwrap(),
             date("2024-03-02")

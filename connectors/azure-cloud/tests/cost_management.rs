@@ -140,12 +140,19 @@ fn two_pages_through_next_link_reconcile_and_are_classified_by_the_azure_rules()
         got[0].target,
         format!("{QUERY_PATH}?api-version=2023-11-01")
     );
-    assert!(got[1].target.contains("$skiptoken=AQAAAA%3D%3D"), "{}", got[1].target);
+    assert!(
+        got[1].target.contains("$skiptoken=AQAAAA%3D%3D"),
+        "{}",
+        got[1].target
+    );
     let expected = query_body(CostType::Actual, date("2024-03-01"), date("2024-03-04"));
     for r in &got {
         let body: Value = serde_json::from_str(&r.body).expect("json body");
         assert_eq!(body, expected);
-        assert!(r.authorization.is_none(), "no credentials to a test endpoint");
+        assert!(
+            r.authorization.is_none(),
+            "no credentials to a test endpoint"
+        );
     }
 
     // Totals from the raw values equal the fixtures' and the rows'.
@@ -192,7 +199,10 @@ fn two_pages_through_next_link_reconcile_and_are_classified_by_the_azure_rules()
     assert!(storage[disk].expect("storage") > 0.0);
     // Blob storage: SSD, as CCF classes `Data Stored` usage types.
     assert_eq!(classes[at("Hot LRS Data Stored", "Usage")], "storage_ssd");
-    assert_eq!(classes[at("Standard Data Transfer Out", "Usage")], "network");
+    assert_eq!(
+        classes[at("Standard Data Transfer Out", "Usage")],
+        "network"
+    );
     let purchase = at("B1s", "Purchase");
     assert_eq!(classes[purchase], "excluded");
     assert!(close(row_costs[purchase].unwrap(), 75.0));
@@ -229,7 +239,10 @@ fn a_429_waits_for_retry_after_and_is_counted() {
     assert!(close(stats.waited_seconds, 1.0), "{}", stats.waited_seconds);
     assert_eq!(totals.rows, fixture_totals(&["page2.json"]).0);
     let summary = source.summary().join("\n");
-    assert!(summary.contains("2 requests sent (1 pages, 1 retried: 1 throttled (429)"), "{summary}");
+    assert!(
+        summary.contains("2 requests sent (1 pages, 1 retried: 1 throttled (429)"),
+        "{summary}"
+    );
     assert!(summary.contains("1.0 s waited"), "{summary}");
 }
 
@@ -237,7 +250,10 @@ fn a_429_waits_for_retry_after_and_is_counted() {
 fn the_rate_limit_header_is_honoured_and_a_long_wait_is_capped() {
     let server = Server::start(vec![
         Reply::new(429, fixture("throttled_429.json"))
-            .header("x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "30")
+            .header(
+                "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
+                "30",
+            )
             .header("x-ms-ratelimit-microsoft.costmanagement-qpu-remaining", "0"),
         Reply::new(200, fixture("page2.json")),
     ]);
@@ -267,9 +283,16 @@ fn two_server_errors_then_success() {
     let (totals, df) = read(&mut source).expect("read");
     assert_eq!(server.received().len(), 3);
     let stats = source.stats();
-    assert_eq!((stats.requests, stats.pages, stats.server_errors), (3, 1, 2));
+    assert_eq!(
+        (stats.requests, stats.pages, stats.server_errors),
+        (3, 1, 2)
+    );
     // Back-off 10 ms, then 20 ms.
-    assert!(close(stats.waited_seconds, 0.03), "{}", stats.waited_seconds);
+    assert!(
+        close(stats.waited_seconds, 0.03),
+        "{}",
+        stats.waited_seconds
+    );
     assert_eq!(totals.rows, df.height() as u64);
 }
 
@@ -308,7 +331,10 @@ fn a_400_surfaces_microsofts_message_without_retrying() {
     let mut source = source(&server, fast_retries(3));
     let err = read(&mut source).expect_err("fails");
     let text = err.to_string();
-    assert!(text.contains("HTTP 400 BadRequest: Invalid query definition"), "{text}");
+    assert!(
+        text.contains("HTTP 400 BadRequest: Invalid query definition"),
+        "{text}"
+    );
     assert!(text.contains("page 1"), "{text}");
     assert_eq!(server.received().len(), 1);
 }
@@ -322,7 +348,10 @@ fn a_next_link_sent_twice_stops_the_paging() {
     ]);
     let mut source = source(&server, fast_retries(1));
     let err = read(&mut source).expect_err("loops");
-    assert!(err.to_string().contains("nextLink already followed"), "{err}");
+    assert!(
+        err.to_string().contains("nextLink already followed"),
+        "{err}"
+    );
     assert_eq!(server.received().len(), 2);
 }
 
