@@ -354,9 +354,11 @@ impl UsageSource for CostManagementSource {
         let s = &self.stats;
         let retries = s.requests.saturating_sub(s.pages);
         let mut lines = vec![format!(
-            "Cost Management: {} requests sent ({} pages{}), {:.1} s waited before retries",
+            "Cost Management: {} request{} sent ({} page{}{}), {:.1} s waited before retries",
             s.requests,
+            if s.requests == 1 { "" } else { "s" },
             s.pages,
+            if s.pages == 1 { "" } else { "s" },
             if retries > 0 {
                 format!(
                     ", {retries} retried: {} throttled (429), {} server errors (5xx or broken \

@@ -240,7 +240,7 @@ fn a_429_waits_for_retry_after_and_is_counted() {
     assert_eq!(totals.rows, fixture_totals(&["page2.json"]).0);
     let summary = source.summary().join("\n");
     assert!(
-        summary.contains("2 requests sent (1 pages, 1 retried: 1 throttled (429)"),
+        summary.contains("2 requests sent (1 page, 1 retried: 1 throttled (429)"),
         "{summary}"
     );
     assert!(summary.contains("1.0 s waited"), "{summary}");
