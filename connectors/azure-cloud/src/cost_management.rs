@@ -14,7 +14,7 @@
 //! never loops without bound): a 429 waits for the longest of `Retry-After` and the
 //! `x-ms-ratelimit-microsoft.costmanagement-*-retry-after` headers, capped at
 //! [`RetryPolicy::max_wait`]; a 5xx or a broken connection backs off exponentially from
-//! [`RetryPolicy::backoff_base`]; after [`RetryPolicy::max_retries`] retries of one request,
+//! [`RetryPolicy::backoff_base`] (a 5xx with `Retry-After` waits for it, capped the same); after [`RetryPolicy::max_retries`] retries of one request,
 //! or on any other status, the read fails with [`SourceError::Api`] naming the request, the
 //! status and Microsoft's `error.code` / `error.message`. A `nextLink` seen twice is an error
 //! too. Requests, retries and waits are printed by [`UsageSource::summary`].
@@ -687,8 +687,12 @@ impl CostManagementSource {
                             .min(policy.max_wait);
                         (wait, why)
                     } else if status >= 500 {
+                        // A 503 may say when to come back; else the back-off.
                         self.stats.server_errors += 1;
-                        (backoff(&policy, retries), why)
+                        let wait = retry_after(&headers)
+                            .map(|w| w.min(policy.max_wait))
+                            .unwrap_or_else(|| backoff(&policy, retries));
+                        (wait, why)
                     } else {
                         return Sent::Failed(SourceError::api(
                             shown,

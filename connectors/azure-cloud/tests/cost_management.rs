@@ -1,8 +1,8 @@
 //! The Cost Management source against a local HTTP server replaying the response bodies in
 //! `fixtures/azure/cost_management/` (shaped like Microsoft's published examples): two pages
 //! through `nextLink`, a 429 with `Retry-After` (the wait measured), a capped wait, 5xx twice
-//! then success, a permanent 5xx, a 400 with Microsoft's error body, a looping `nextLink` and
-//! a missing column. Totals are recomputed here from the fixtures by column name; classes come
+//! then success, a 503 with `Retry-After`, a permanent 5xx, a refused connection, a 400 with
+//! Microsoft's error body, a looping `nextLink` and a missing column. Totals are recomputed here from the fixtures by column name; classes come
 //! from the Azure connector's converter.
 
 #[path = "replay/mod.rs"]
@@ -297,6 +297,20 @@ fn two_server_errors_then_success() {
 }
 
 #[test]
+fn a_503_with_retry_after_waits_for_it_not_the_back_off() {
+    let server = Server::start(vec![
+        Reply::new(503, fixture("server_error_503.json")).header("Retry-After", "1"),
+        Reply::new(200, fixture("page2.json")),
+    ]);
+    let mut source = source(&server, fast_retries(2));
+    read(&mut source).expect("read");
+    let got = server.received();
+    let gap = got[1].at - got[0].at;
+    assert!(gap >= Duration::from_millis(990), "{gap:?}");
+    assert_eq!(source.stats().server_errors, 1);
+}
+
+#[test]
 fn a_permanent_server_error_fails_naming_the_request() {
     let server = Server::start(vec![
         Reply::new(503, fixture("server_error_503.json")),
@@ -365,4 +379,23 @@ fn a_missing_column_names_the_column_and_the_request() {
     assert!(matches!(err, SourceError::Invalid { .. }), "{err:?}");
     assert!(text.contains("Currency"), "{text}");
     assert!(text.contains("page 1"), "{text}");
+}
+
+#[test]
+fn a_refused_connection_is_retried_within_the_limit_then_named() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let server = Server {
+        base: format!("http://127.0.0.1:{port}"),
+        received: Default::default(),
+    };
+    let mut source = source(&server, fast_retries(2));
+    let err = read(&mut source).expect_err("nothing listens");
+    let text = err.to_string();
+    assert!(text.contains("the request failed"), "{text}");
+    assert!(text.contains("after 3 attempts"), "{text}");
+    assert_eq!(source.stats().requests, 3);
+    assert_eq!(source.stats().server_errors, 3);
 }
