@@ -14,10 +14,10 @@
 //! never loops without bound): a 429 waits for the longest of `Retry-After` and the
 //! `x-ms-ratelimit-microsoft.costmanagement-*-retry-after` headers, capped at
 //! [`RetryPolicy::max_wait`]; a 5xx or a broken connection backs off exponentially from
-//! [`RetryPolicy::backoff_base`] (a 5xx with `Retry-After` waits for it, capped the same); after [`RetryPolicy::max_retries`] retries of one request,
-//! or on any other status, the read fails with [`SourceError::Api`] naming the request, the
-//! status and Microsoft's `error.code` / `error.message`. A `nextLink` seen twice is an error
-//! too. Requests, retries and waits are printed by [`UsageSource::summary`].
+//! [`RetryPolicy::backoff_base`] (a 5xx with `Retry-After` waits for it, capped the same);
+//! after [`RetryPolicy::max_retries`] retries of one request, or on any other status, the read
+//! fails with [`SourceError::Api`] naming the request, the status and Microsoft's
+//! `error.code` / `error.message`. A `nextLink` seen twice is an error too. Requests, retries and waits are printed by [`UsageSource::summary`].
 //!
 //! What the Query API cannot tell, and what that does to the estimate: there is no
 //! `AdditionalInfo`, so a virtual machine's vCPU count (`AdditionalInfo.VCPUs`) is unknown and

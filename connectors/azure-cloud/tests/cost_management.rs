@@ -2,8 +2,8 @@
 //! `fixtures/azure/cost_management/` (shaped like Microsoft's published examples): two pages
 //! through `nextLink`, a 429 with `Retry-After` (the wait measured), a capped wait, 5xx twice
 //! then success, a 503 with `Retry-After`, a permanent 5xx, a refused connection, a 400 with
-//! Microsoft's error body, a looping `nextLink` and a missing column. Totals are recomputed here from the fixtures by column name; classes come
-//! from the Azure connector's converter.
+//! Microsoft's error body, a looping `nextLink` and a missing column. Totals are recomputed
+//! here from the fixtures by column name; classes come from the Azure connector's converter.
 
 #[path = "replay/mod.rs"]
 mod replay;
