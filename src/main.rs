@@ -97,8 +97,9 @@ struct EstimateArgs {
         env = "CARBONLEDGER_COST_MANAGEMENT_ENDPOINT"
     )]
     cost_management_endpoint: Option<String>,
-    /// Cost Explorer, BigQuery or Cost Management window: `YYYY-MM` (one month) or `FROM..TO` as `YYYY-MM-DD`
-    /// with TO exclusive [default: the previous month and the current one up to today].
+    /// Cost Explorer, BigQuery or Cost Management window: `YYYY-MM` (one month) or `FROM..TO`
+    /// as `YYYY-MM-DD` with TO exclusive [default: the previous month and the current one up
+    /// to today].
     #[arg(long, requires = "api", value_name = "PERIOD")]
     period: Option<String>,
     /// Cost Explorer or BigQuery result granularity.

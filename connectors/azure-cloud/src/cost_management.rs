@@ -17,7 +17,8 @@
 //! [`RetryPolicy::backoff_base`] (a 5xx with `Retry-After` waits for it, capped the same);
 //! after [`RetryPolicy::max_retries`] retries of one request, or on any other status, the read
 //! fails with [`SourceError::Api`] naming the request, the status and Microsoft's
-//! `error.code` / `error.message`. A `nextLink` seen twice is an error too. Requests, retries and waits are printed by [`UsageSource::summary`].
+//! `error.code` / `error.message`. A `nextLink` seen twice is an error too. Requests, retries
+//! and waits are printed by [`UsageSource::summary`].
 //!
 //! What the Query API cannot tell, and what that does to the estimate: there is no
 //! `AdditionalInfo`, so a virtual machine's vCPU count (`AdditionalInfo.VCPUs`) is unknown and
