@@ -10,9 +10,12 @@ use carbonledger::estimate::Method;
 use carbonledger::group::GroupKey;
 use carbonledger::input::Provider;
 use carbonledger::output::Format;
-use carbonledger::run::{self, BigQueryRequest, CostExplorerRequest, EstimateRequest};
+use carbonledger::run::{
+    self, BigQueryRequest, CostExplorerRequest, CostManagementRequest, EstimateRequest,
+};
 use carbonledger_aws::CostMeasure;
 use carbonledger_aws_cloud::{Connection, CostMetric, Granularity};
+use carbonledger_azure_cloud::cost_management::CostType;
 use carbonledger_focus::FocusCost;
 use carbonledger_gcp::GcpCost;
 use carbonledger_gcp::bigquery::{BigQueryAuth, Granularity as BqGranularity};
@@ -36,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Estimate energy and emissions of a bill and write the ledger or its totals.
-    Estimate(EstimateArgs),
+    Estimate(Box<EstimateArgs>),
     /// The scheduled job: read every source of a config file into the partitioned ledger.
     Run(RunArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
@@ -51,15 +54,15 @@ struct RunArgs {
 }
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("api").args(["cost_explorer", "bigquery"])))]
+#[command(group(ArgGroup::new("api").args(["cost_explorer", "bigquery", "cost_management"])))]
 struct EstimateArgs {
     /// A billing file (CSV, CSV.gz, Parquet), a report folder as the provider writes it, an
     /// AWS export in S3 (`s3://bucket/prefix/report`) or an Azure export in Blob storage
     /// (`azblob://account/container/prefix` or `https://account.blob.core.windows.net/...`).
     #[arg(
         long,
-        required_unless_present_any = ["sample", "cost_explorer", "bigquery"],
-        conflicts_with_all = ["sample", "cost_explorer", "bigquery"]
+        required_unless_present_any = ["sample", "cost_explorer", "bigquery", "cost_management"],
+        conflicts_with_all = ["sample", "cost_explorer", "bigquery", "cost_management"]
     )]
     input: Option<PathBuf>,
     /// Read the bill from the AWS Cost Explorer API (GetCostAndUsage) instead of files.
@@ -69,8 +72,34 @@ struct EstimateArgs {
     /// `project.dataset.table` (standard or detailed export), grouped inside BigQuery.
     #[arg(long, value_name = "TABLE", conflicts_with = "sample")]
     bigquery: Option<String>,
-    /// Cost Explorer or BigQuery window: `YYYY-MM` (one month) or `FROM..TO` as `YYYY-MM-DD`
-    /// with TO exclusive [default: the previous month and the current one up to today].
+    /// Read Azure usage from the Cost Management Query API at this scope:
+    /// `subscriptions/ID`, `providers/Microsoft.Billing/billingAccounts/ID`, … (daily cost
+    /// and quantity by meter, resource location and subscription; Entra ID credentials).
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        conflicts_with_all = ["sample", "cost_explorer", "bigquery"]
+    )]
+    cost_management: Option<String>,
+    /// Cost Management: actual or amortized cost.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "actual",
+        requires = "cost_management"
+    )]
+    cost_type: CostTypeArg,
+    /// An endpoint replacing https://management.azure.com for --cost-management (a local
+    /// test server); requests to it carry no credentials.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CARBONLEDGER_COST_MANAGEMENT_ENDPOINT"
+    )]
+    cost_management_endpoint: Option<String>,
+    /// Cost Explorer, BigQuery or Cost Management window: `YYYY-MM` (one month) or `FROM..TO`
+    /// as `YYYY-MM-DD` with TO exclusive [default: the previous month and the current one up
+    /// to today].
     #[arg(long, requires = "api", value_name = "PERIOD")]
     period: Option<String>,
     /// Cost Explorer or BigQuery result granularity.
@@ -179,6 +208,12 @@ enum GcpCostArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum CostTypeArg {
+    Actual,
+    Amortized,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum GranularityArg {
     Daily,
     Monthly,
@@ -215,7 +250,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Estimate(args) => estimate(args),
+        Command::Estimate(args) => estimate(*args),
         Command::Run(args) => run_job(args),
         Command::GenerateCur(args) => generate(args),
     };
@@ -360,6 +395,23 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
     } else {
         None
     };
+    let cost_management = match args.cost_management {
+        Some(scope) => {
+            let today = chrono::Utc::now().date_naive();
+            let (start, end) = period(args.period.as_deref(), today)?;
+            Some(CostManagementRequest {
+                scope,
+                start,
+                end,
+                cost_type: match args.cost_type {
+                    CostTypeArg::Actual => CostType::Actual,
+                    CostTypeArg::Amortized => CostType::Amortized,
+                },
+                endpoint: args.cost_management_endpoint,
+            })
+        }
+        None => None,
+    };
     let bigquery = match args.bigquery {
         Some(table) => {
             let today = chrono::Utc::now().date_naive();
@@ -417,6 +469,7 @@ fn estimate(args: EstimateArgs) -> Result<(), Error> {
         azure_endpoint: args.azure_endpoint_url,
         cost_explorer,
         bigquery,
+        cost_management,
     };
     let reconciliation = run::estimate(&request)?;
     eprint!("{reconciliation}");

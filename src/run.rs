@@ -10,6 +10,9 @@ use carbonledger_aws_cloud::{
     Connection, CostExplorerOptions, CostExplorerSource, CostMetric, Granularity,
 };
 use carbonledger_azure::AzureOptions;
+use carbonledger_azure_cloud::cost_management::{
+    CostManagementOptions, CostManagementSource, CostType,
+};
 use carbonledger_factors::FactorSet;
 use carbonledger_focus::{FocusCost, FocusOptions};
 use carbonledger_gcp::bigquery::{
@@ -58,6 +61,21 @@ pub struct EstimateRequest {
     pub cost_explorer: Option<CostExplorerRequest>,
     /// Read the GCP billing export in BigQuery instead of `input`.
     pub bigquery: Option<BigQueryRequest>,
+    /// Read the Azure Cost Management Query API instead of `input`.
+    pub cost_management: Option<CostManagementRequest>,
+}
+
+/// The Cost Management part of a request.
+#[derive(Debug, Clone)]
+pub struct CostManagementRequest {
+    /// `subscriptions/ID`, `providers/Microsoft.Billing/billingAccounts/ID`, …
+    pub scope: String,
+    /// First day, and the day after the last one (UTC).
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub cost_type: CostType,
+    /// Replaces `https://management.azure.com` (no credentials are sent to it).
+    pub endpoint: Option<String>,
 }
 
 /// The BigQuery part of a request.
@@ -147,6 +165,24 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
         request.sample,
         &request.bigquery,
     );
+    if let Some(cm) = &request.cost_management {
+        if !matches!(what, (None, None, false, None)) {
+            return Err(Error::Usage(
+                "--cost-management reads the Query API: give no --input, --sample, \
+                 --cost-explorer or --bigquery with it"
+                    .into(),
+            ));
+        }
+        let source = open_cost_management(cm.clone(), azure, Arc::clone(&factors))?;
+        tracing::info!("reading {}", source.describe());
+        return Ok(Opened {
+            source: Box::new(source),
+            factors,
+            method: request.method,
+            relabel: None,
+            _sample_dir: None,
+        });
+    }
     let source: Box<dyn UsageSource> = match what {
         (None, None, false, Some(bq)) => Box::new(open_bigquery(bq, gcp, Arc::clone(&factors))?),
         (Some(ce), None, false, None) => Box::new(open_cost_explorer(
@@ -206,7 +242,9 @@ pub fn open(request: &EstimateRequest) -> Result<Opened, Error> {
         }
         _ => {
             return Err(Error::Usage(
-                "give one of --input PATH, --sample, --cost-explorer or --bigquery TABLE".into(),
+                "give one of --input PATH, --sample, --cost-explorer, --bigquery TABLE or \
+                 --cost-management SCOPE"
+                    .into(),
             ));
         }
     };
@@ -389,6 +427,23 @@ fn open_cost_explorer(
         ccf_quirks: options.ccf_quirks,
     };
     Ok(CostExplorerSource::new(options, factors)?)
+}
+
+/// The Cost Management source of a request; credentials from the environment.
+fn open_cost_management(
+    cm: CostManagementRequest,
+    azure: AzureOptions,
+    factors: Arc<FactorSet>,
+) -> Result<CostManagementSource, Error> {
+    let options = CostManagementOptions::from_env(
+        cm.scope,
+        cm.start,
+        cm.end,
+        cm.cost_type,
+        cm.endpoint,
+        azure,
+    )?;
+    Ok(CostManagementSource::new(options, factors)?)
 }
 
 /// The BigQuery source of a request.

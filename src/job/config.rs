@@ -84,9 +84,13 @@ pub struct SourceConfig {
     pub url: Option<String>,
     /// `bigquery`: `project.dataset.table`.
     pub table: Option<String>,
+    /// `cost-management`: the Query API scope (`subscriptions/ID`,
+    /// `providers/Microsoft.Billing/billingAccounts/ID`, …).
+    pub scope: Option<String>,
     /// The cost measure (the CLI's `--cost` for AWS kinds, `--gcp-cost` for GCP kinds).
     pub cost: Option<String>,
-    /// `aws-s3`, `cost-explorer`, `bigquery`: another endpoint (an emulator, MinIO).
+    /// `aws-s3`, `cost-explorer`, `bigquery`, `azure-export`, `cost-management`: another
+    /// endpoint (an emulator, MinIO, a local test server).
     pub endpoint_url: Option<String>,
     /// `aws-s3`, `cost-explorer`: the AWS region.
     pub region: Option<String>,
@@ -108,6 +112,7 @@ pub enum SourceKind {
     Bigquery,
     Focus,
     AzureExport,
+    CostManagement,
 }
 
 impl SourceKind {
@@ -120,6 +125,7 @@ impl SourceKind {
             SourceKind::Bigquery => "bigquery",
             SourceKind::Focus => "focus",
             SourceKind::AzureExport => "azure-export",
+            SourceKind::CostManagement => "cost-management",
         }
     }
 
@@ -152,6 +158,7 @@ impl SourceKind {
             }
             SourceKind::Focus => &FOCUS,
             SourceKind::AzureExport => &[],
+            SourceKind::CostManagement => &["actual", "amortized"],
         }
     }
 
@@ -167,6 +174,7 @@ impl SourceKind {
                 &["cost", "endpoint_url", "region", "granularity", "accounts"],
             ),
             SourceKind::Bigquery => (&["table"], &["cost", "endpoint_url", "granularity"]),
+            SourceKind::CostManagement => (&["scope"], &["cost", "endpoint_url"]),
         }
     }
 }
@@ -481,6 +489,7 @@ fn present_keys(source: &SourceConfig) -> Vec<&'static str> {
     add(source.path.is_some(), "path");
     add(source.url.is_some(), "url");
     add(source.table.is_some(), "table");
+    add(source.scope.is_some(), "scope");
     add(source.cost.is_some(), "cost");
     add(source.endpoint_url.is_some(), "endpoint_url");
     add(source.region.is_some(), "region");
@@ -532,6 +541,35 @@ table = "p.d.t"
                 .path
                 .as_ref()
                 .is_some_and(|p| p.is_absolute())
+        );
+    }
+
+    #[test]
+    fn a_cost_management_source_needs_a_scope_and_takes_actual_or_amortized() {
+        let text = format!(
+            "{GOOD}\n[[source]]\nname = \"azure-api\"\nkind = \"cost-management\"\n\
+             scope = \"subscriptions/0000\"\ncost = \"amortized\"\n\
+             endpoint_url = \"http://127.0.0.1:9\"\n"
+        );
+        let job = parse(&text).expect("valid");
+        let source = &job.sources[2];
+        assert_eq!(source.kind, SourceKind::CostManagement);
+        assert_eq!(source.scope.as_deref(), Some("subscriptions/0000"));
+        let no_scope =
+            parse(&text.replace("scope = \"subscriptions/0000\"\n", "")).expect_err("no scope");
+        assert!(
+            no_scope.contains("kind \"cost-management\" needs `scope`"),
+            "{no_scope}"
+        );
+        let cost = parse(&text.replace("\"amortized\"\nendpoint", "\"blended\"\nendpoint"))
+            .expect_err("an AWS cost");
+        assert!(cost.contains("takes \"actual\", \"amortized\""), "{cost}");
+        let scope_elsewhere =
+            parse(&GOOD.replace("table = \"p.d.t\"", "table = \"p.d.t\"\nscope = \"x\""))
+                .expect_err("scope on bigquery");
+        assert!(
+            scope_elsewhere.contains("`scope` does not apply to kind \"bigquery\""),
+            "{scope_elsewhere}"
         );
     }
 

@@ -13,6 +13,7 @@ use std::time::UNIX_EPOCH;
 
 use carbonledger_aws::CostMeasure;
 use carbonledger_aws_cloud::{Connection, CostMetric, Granularity};
+use carbonledger_azure_cloud::cost_management::CostType;
 use carbonledger_focus::FocusCost;
 use carbonledger_gcp::GcpCost;
 use carbonledger_gcp::bigquery::{BigQueryAuth, Granularity as BqGranularity};
@@ -24,7 +25,9 @@ use crate::estimate::Method;
 use crate::input::Provider;
 use crate::output::Format;
 use crate::progress::Progress;
-use crate::run::{self, BigQueryRequest, CostExplorerRequest, EstimateRequest};
+use crate::run::{
+    self, BigQueryRequest, CostExplorerRequest, CostManagementRequest, EstimateRequest,
+};
 use config::{Job, Month, SourceConfig, SourceKind};
 use store::{Ledger, SourceState};
 
@@ -273,7 +276,7 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         SourceKind::GcpExport => Some(Provider::Gcp),
         SourceKind::Focus => Some(Provider::Focus),
         SourceKind::AzureExport => Some(Provider::Azure),
-        SourceKind::CostExplorer | SourceKind::Bigquery => None,
+        SourceKind::CostExplorer | SourceKind::Bigquery | SourceKind::CostManagement => None,
     };
     let input = match (source.kind, &source.url) {
         (SourceKind::AwsS3 | SourceKind::AzureExport, Some(url)) => Some(url.into()),
@@ -313,6 +316,20 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         }),
         _ => None,
     };
+    let cost_management = match (source.kind, &source.scope) {
+        (SourceKind::CostManagement, Some(scope)) => Some(CostManagementRequest {
+            scope: scope.clone(),
+            start,
+            end,
+            cost_type: if cost == Some("amortized") {
+                CostType::Amortized
+            } else {
+                CostType::Actual
+            },
+            endpoint: source.endpoint_url.clone(),
+        }),
+        _ => None,
+    };
     Ok(EstimateRequest {
         input,
         sample: false,
@@ -336,6 +353,7 @@ fn request(job: &Job, source: &SourceConfig) -> Result<EstimateRequest, Error> {
         },
         cost_explorer,
         bigquery,
+        cost_management,
     })
 }
 

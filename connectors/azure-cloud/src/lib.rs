@@ -24,6 +24,8 @@
 //!
 //! Rows name their blob as `azblob://ACCOUNT/CONTAINER/NAME` in `source`.
 
+pub mod cost_management;
+
 use std::fmt;
 use std::io::Write;
 use std::num::NonZero;
