@@ -24,9 +24,11 @@
 //! `AdditionalInfo`, so a virtual machine's vCPU count (`AdditionalInfo.VCPUs`) is unknown and
 //! VM rows rely on the VM size in the meter name (`D2s v3`) and the size tables; a meter
 //! without a size is estimated by ratio. There are no tags, resource ids, consumed services,
-//! reservation or benefit ids, pricing models or frequencies either. Microsoft documents at
-//! most two grouping clauses for this API; the seven asked for here are what the
-//! classification needs, and a scope whose query is refused says so in the surfaced error.
+//! reservation or benefit ids, pricing models or frequencies either. Microsoft's reference
+//! says a query "can have up to 2 group by clauses", but that bound is the SDKs' client-side
+//! validation (azure-sdk-for-python issue 12973: the REST API itself took 15); the seven asked
+//! for here are what the classification needs, not checked against a live account, and a
+//! scope whose query is refused says so in the surfaced error.
 //!
 //! Units: `quantity` in the row's `UnitOfMeasure` as billed, `cost` in the row's `Currency`;
 //! periods are UTC days (`UsageDate`, `YYYYMMDD`), windows end exclusive.
