@@ -86,7 +86,7 @@ impl GroupKey {
 
 /// The market-based Scope 2 total of a group: null unless every row with energy has a
 /// market factor, since a sum over part of the group's energy would read as the whole.
-fn market_sum() -> Expr {
+pub fn market_sum() -> Expr {
     let market = lcol::SCOPE2_MARKET_KG;
     let uncovered = col(lcol::ENERGY_KWH)
         .gt(lit(0.0))

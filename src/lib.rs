@@ -15,6 +15,7 @@ pub mod group;
 pub mod input;
 pub mod job;
 pub mod ledger;
+pub mod metrics;
 pub mod output;
 pub mod progress;
 pub mod reconcile;

@@ -42,8 +42,20 @@ enum Command {
     Estimate(Box<EstimateArgs>),
     /// The scheduled job: read every source of a config file into the partitioned ledger.
     Run(RunArgs),
+    /// Write the partitioned ledger's totals as OpenMetrics (Prometheus) text.
+    Metrics(MetricsArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
     GenerateCur(GenerateArgs),
+}
+
+#[derive(Args)]
+struct MetricsArgs {
+    /// The ledger folder `carbonledger run` writes (`[ledger] path`).
+    #[arg(long, value_name = "DIR")]
+    ledger: PathBuf,
+    /// Write there (atomically) instead of stdout, e.g. a textfile collector's `*.prom` file.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -252,6 +264,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Estimate(args) => estimate(*args),
         Command::Run(args) => run_job(args),
+        Command::Metrics(args) => metrics(args),
         Command::GenerateCur(args) => generate(args),
     };
     match result {
@@ -334,6 +347,37 @@ fn init_logging(verbose: u8) {
         // Never wrap cells to a terminal width: a table is read whole or piped.
         std::env::set_var("POLARS_TABLE_WIDTH", "65535");
     }
+}
+
+fn metrics(args: MetricsArgs) -> Result<(), Error> {
+    if !args.ledger.is_dir() {
+        return Err(Error::Usage(format!(
+            "--ledger {}: no such folder (the `[ledger] path` of `carbonledger run`)",
+            args.ledger.display()
+        )));
+    }
+    let text = carbonledger::metrics::render(&args.ledger)?;
+    let io = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| Error::Output { path, source }
+    };
+    match &args.output {
+        None => {
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(io(std::path::Path::new("stdout")))?;
+        }
+        Some(file) => {
+            // Written aside and renamed: a collector never reads half a file.
+            let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
+            let dir = dir.unwrap_or(std::path::Path::new("."));
+            let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+            std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(io(file))?;
+            temp.persist(file).map_err(|e| io(file)(e.error))?;
+        }
+    }
+    Ok(())
 }
 
 fn run_job(args: RunArgs) -> Result<(), Error> {
