@@ -22,5 +22,6 @@ pub mod reconcile;
 pub mod run;
 pub mod sample;
 pub mod synth;
+pub mod top;
 
 pub use error::Error;

@@ -44,8 +44,29 @@ enum Command {
     Run(RunArgs),
     /// Write the partitioned ledger's totals as OpenMetrics (Prometheus) text.
     Metrics(MetricsArgs),
+    /// The top services, regions, accounts or providers by emissions or kg CO2e per cost.
+    Top(TopArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
     GenerateCur(GenerateArgs),
+}
+
+#[derive(Args)]
+struct TopArgs {
+    /// The ledger folder `carbonledger run` writes (`[ledger] path`).
+    #[arg(long, value_name = "DIR")]
+    ledger: PathBuf,
+    #[arg(long, value_enum, default_value = "service")]
+    by: carbonledger::top::TopBy,
+    /// `emissions` (kg CO2e, Scope 2 location-based + Scope 3) or `intensity` (per cost).
+    #[arg(long, value_enum, default_value = "emissions")]
+    metric: carbonledger::top::TopMetric,
+    /// Only this billing month, YYYY-MM (default: the whole ledger).
+    #[arg(long)]
+    month: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
 }
 
 #[derive(Args)]
@@ -265,6 +286,7 @@ fn main() -> ExitCode {
         Command::Estimate(args) => estimate(*args),
         Command::Run(args) => run_job(args),
         Command::Metrics(args) => metrics(args),
+        Command::Top(args) => top(args),
         Command::GenerateCur(args) => generate(args),
     };
     match result {
@@ -347,6 +369,27 @@ fn init_logging(verbose: u8) {
         // Never wrap cells to a terminal width: a table is read whole or piped.
         std::env::set_var("POLARS_TABLE_WIDTH", "65535");
     }
+}
+
+fn top(args: TopArgs) -> Result<(), Error> {
+    if let Some(month) = &args.month
+        && carbonledger::job::config::Month::parse(month).is_none()
+    {
+        return Err(Error::Usage(format!("--month {month} is not YYYY-MM")));
+    }
+    if matches!(args.format, Format::Parquet | Format::Focus) {
+        return Err(Error::Usage("top writes table, csv or json".into()));
+    }
+    let mut ranked = carbonledger::top::top(
+        &args.ledger,
+        args.by,
+        args.metric,
+        args.month.as_deref(),
+        args.limit,
+    )?;
+    let dest = carbonledger::output::Destination::new(None, args.format)?;
+    carbonledger::output::write_all(&dest, args.format, &mut ranked)?;
+    dest.commit()
 }
 
 fn metrics(args: MetricsArgs) -> Result<(), Error> {

@@ -1,0 +1,102 @@
+//! `carbonledger top`: the common questions without SQL, over the partitioned ledger of
+//! `carbonledger run`: which services, regions, accounts or providers emit the most, or emit the
+//! most per unit of cost, over a month or the whole ledger.
+//!
+//! Emissions are location-based Scope 2 plus Scope 3 embodied, in kg CO2e; intensity is those
+//! emissions per unit of cost (kg CO2e per unit of the row's currency), so groups are also
+//! split by currency. Groups without positive cost have no intensity and are left out of an
+//! intensity ranking.
+
+use std::path::Path;
+
+use carbonledger_usage::col as ucol;
+use polars::prelude::*;
+
+use crate::Error;
+use crate::ledger::col as lcol;
+use crate::metrics::scan_ledger;
+
+/// What to group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TopBy {
+    Service,
+    Region,
+    Account,
+    Provider,
+}
+
+impl TopBy {
+    fn column(self) -> &'static str {
+        match self {
+            TopBy::Service => ucol::SERVICE,
+            TopBy::Region => ucol::REGION,
+            TopBy::Account => ucol::USAGE_ACCOUNT,
+            TopBy::Provider => ucol::PROVIDER,
+        }
+    }
+}
+
+/// What to rank by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TopMetric {
+    /// kg CO2e (Scope 2 location-based + Scope 3 embodied).
+    Emissions,
+    /// kg CO2e per unit of cost.
+    Intensity,
+}
+
+/// The `limit` largest groups of the ledger under `root` (of `month`, `YYYY-MM`, if given).
+pub fn top(
+    root: &Path,
+    by: TopBy,
+    metric: TopMetric,
+    month: Option<&str>,
+    limit: usize,
+) -> Result<DataFrame, Error> {
+    let Some(mut ledger) = scan_ledger(root)? else {
+        return Err(Error::Usage(format!(
+            "{}: the ledger has no partition files yet (run `carbonledger run` first)",
+            root.display()
+        )));
+    };
+    if let Some(month) = month {
+        let of = col(ucol::PERIOD_START).dt().strftime("%Y-%m");
+        ledger = ledger.filter(of.eq(lit(month.to_owned())));
+    }
+    let key = by.column();
+    let emissions = (col(lcol::SCOPE2_LOCATION_KG).fill_null(lit(0.0))
+        + col(lcol::SCOPE3_EMBODIED_KG).fill_null(lit(0.0)))
+    .sum()
+    .alias("emissions_kg");
+    let mut grouped = ledger
+        .group_by([col(key), col(ucol::CURRENCY)])
+        .agg([
+            emissions,
+            col(lcol::ENERGY_KWH).sum().alias("energy_kwh"),
+            col(ucol::COST).sum().alias("cost"),
+            len().alias("rows"),
+        ])
+        .with_column(
+            when(col("cost").gt(lit(0.0)))
+                .then(col("emissions_kg") / col("cost"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("kg_per_cost"),
+        );
+    let rank = match metric {
+        TopMetric::Emissions => "emissions_kg",
+        TopMetric::Intensity => {
+            grouped = grouped.filter(col("kg_per_cost").is_not_null());
+            "kg_per_cost"
+        }
+    };
+    grouped
+        .sort(
+            [rank, key],
+            SortMultipleOptions::default()
+                .with_order_descending_multi([true, false])
+                .with_nulls_last(true),
+        )
+        .limit(limit as IdxSize)
+        .collect()
+        .map_err(Error::polars("ranking the ledger"))
+}
