@@ -2,10 +2,11 @@
 //! `carbonledger run`: which services, regions, accounts or providers emit the most, or emit the
 //! most per unit of cost, over a month or the whole ledger.
 //!
-//! Emissions are location-based Scope 2 plus Scope 3 embodied, in kg CO2e; intensity is those
-//! emissions per unit of cost (kg CO2e per unit of the row's currency), so groups are also
-//! split by currency. Groups without positive cost have no intensity and are left out of an
-//! intensity ranking.
+//! Emissions are location-based Scope 2 plus Scope 3 embodied, in kg CO2e, summed over every
+//! currency (no cost column: costs of different currencies do not add up); intensity is those
+//! emissions per unit of cost (kg CO2e per unit of the row's currency), so an intensity ranking
+//! splits groups by currency. Groups without positive cost have no intensity and are
+//! left out of an intensity ranking.
 
 use std::path::Path;
 
@@ -68,25 +69,23 @@ pub fn top(
         + col(lcol::SCOPE3_EMBODIED_KG).fill_null(lit(0.0)))
     .sum()
     .alias("emissions_kg");
-    let mut grouped = ledger
-        .group_by([col(key), col(ucol::CURRENCY)])
-        .agg([
-            emissions,
-            col(lcol::ENERGY_KWH).sum().alias("energy_kwh"),
-            col(ucol::COST).sum().alias("cost"),
-            len().alias("rows"),
-        ])
-        .with_column(
-            when(col("cost").gt(lit(0.0)))
-                .then(col("emissions_kg") / col("cost"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("kg_per_cost"),
-        );
-    let rank = match metric {
-        TopMetric::Emissions => "emissions_kg",
+    let base = [
+        emissions,
+        col(lcol::ENERGY_KWH).sum().alias("energy_kwh"),
+        len().alias("rows"),
+    ];
+    let (grouped, rank) = match metric {
+        // Emissions add up across currencies; cost does not, so it is left out here.
+        TopMetric::Emissions => (ledger.group_by([col(key)]).agg(base), "emissions_kg"),
         TopMetric::Intensity => {
-            grouped = grouped.filter(col("kg_per_cost").is_not_null());
-            "kg_per_cost"
+            let mut aggs = base.to_vec();
+            aggs.push(col(ucol::COST).sum().alias("cost"));
+            let grouped = ledger
+                .group_by([col(key), col(ucol::CURRENCY)])
+                .agg(aggs)
+                .filter(col("cost").gt(lit(0.0)))
+                .with_column((col("emissions_kg") / col("cost")).alias("kg_per_cost"));
+            (grouped, "kg_per_cost")
         }
     };
     grouped

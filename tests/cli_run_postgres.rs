@@ -254,3 +254,23 @@ fn two_ledgers_sharing_a_table_keep_each_others_rows() {
         .get(0);
     assert_eq!(ledgers, 2);
 }
+
+#[test]
+fn a_table_without_ledger_ids_is_refused_with_what_to_do() {
+    let url = server_url();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("test server");
+    let schema = schema(&mut client, "old");
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {schema}.ledger (ledger_source text, provider text, month text)"
+        ))
+        .expect("an old table");
+    let dir = job(&schema);
+    let out = run(dir.path(), &url);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no `ledger_id` column"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -122,6 +122,7 @@ impl<'f> Estimator<'f> {
             self.ratios.add_known(
                 rows.str(&rows.provider, i),
                 rows.month(i),
+                rows.str(&rows.currency, i),
                 rows.str(&rows.service, i),
                 rows.str(&rows.unit, i),
                 [energy, ccf_kwh, embodied, rows.cost[i], rows.amount[i]],
@@ -168,7 +169,9 @@ impl<'f> Estimator<'f> {
             let service = rows.str(&rows.service, i);
             let unit = rows.str(&rows.unit, i);
             let month = rows.month(i);
-            match ratios.estimate(provider, month, service, unit, rows.cost[i], rows.amount[i]) {
+            let currency = rows.str(&rows.currency, i);
+            let (cost, amount) = (rows.cost[i], rows.amount[i]);
+            match ratios.estimate(provider, month, currency, service, unit, cost, amount) {
                 Ok(r) => {
                     classes.push(UsageClass::Unknown.as_str());
                     reasons.push(rows.reason.get(i).map(str::to_owned));
@@ -345,6 +348,7 @@ struct UsageColumns<'a> {
     region: OptStr<'a>,
     region_note: OptStr<'a>,
     unit: Vec<Option<&'a str>>,
+    currency: Vec<Option<&'a str>>,
     vcpu_hours: Vec<f64>,
     gpu_hours: Vec<f64>,
     memory_gb_hours: Vec<f64>,
@@ -389,6 +393,7 @@ impl<'a> UsageColumns<'a> {
             region: OptStr(strs(ucol::REGION)?),
             region_note: OptStr(strs(ucol::REGION_NOTE)?),
             unit: strs(ucol::USAGE_UNIT)?,
+            currency: strs(ucol::CURRENCY)?,
             vcpu_hours: floats(ucol::VCPU_HOURS)?,
             gpu_hours: floats(ucol::GPU_HOURS)?,
             memory_gb_hours: floats(ucol::MEMORY_GB_HOURS)?,

@@ -7,7 +7,8 @@
 //! cost, then the provider's kWh per unit of cost over all its known rows; negative costs are
 //! not turned into negative energy.
 //!
-//! Every ratio is taken within one calendar month (UTC) of the rows' `period_start`: an
+//! Every ratio is taken within one currency (a kWh per unit of cost means nothing across
+//! currencies) and one calendar month (UTC) of the rows' `period_start`: an
 //! unknown row of October is estimated from October's known rows only (CCF takes its ratios
 //! per result timestamp, not over the whole input), so a later month's bill cannot change the
 //! estimate of a closed month.
@@ -48,11 +49,12 @@ pub struct RatioBook {
 
 impl RatioBook {
     /// Adds a known row: `[energy kWh, CCF kWh, embodied kg, cost, usage amount]`.
-    /// `month` is `YYYYMM` of the row's `period_start`.
+    /// `month` is `YYYYMM` of the row's `period_start`, `currency` the row's.
     pub fn add_known(
         &mut self,
         provider: &str,
         month: u32,
+        currency: &str,
         service: &str,
         unit: &str,
         values: [f64; 5],
@@ -61,7 +63,7 @@ impl RatioBook {
         self.key.push_str(provider);
         self.key.push('\u{1f}');
         self.key.push_str(&month.to_string());
-        for part in [service, unit] {
+        for part in [currency, service, unit] {
             self.key.push('\u{1f}');
             self.key.push_str(part);
         }
@@ -72,7 +74,7 @@ impl RatioBook {
         let mut acc = Acc::default();
         acc.add(values);
         let parts = (
-            in_month(provider, month),
+            in_month(provider, month, currency),
             service.to_owned(),
             unit.to_owned(),
         );
@@ -121,9 +123,9 @@ pub struct RatioEstimate {
     pub basis: String,
 }
 
-/// The key of a provider's rows of one month.
-fn in_month(provider: &str, month: u32) -> String {
-    format!("{provider}\u{1f}{month}")
+/// The key of a provider's rows of one month and currency.
+fn in_month(provider: &str, month: u32, currency: &str) -> String {
+    format!("{provider}\u{1f}{month}\u{1f}{currency}")
 }
 
 fn scaled(acc: &Acc, per: f64, x: f64, basis: String) -> RatioEstimate {
@@ -137,17 +139,20 @@ fn scaled(acc: &Acc, per: f64, x: f64, basis: String) -> RatioEstimate {
 
 impl Ratios {
     /// Estimates an unknown row, or says why it cannot be estimated.
-    /// `month` is `YYYYMM` of the row's `period_start`: only that month's known rows count.
+    /// `month` is `YYYYMM` of the row's `period_start`: only that month's known rows in the
+    /// row's `currency` count.
+    #[allow(clippy::too_many_arguments)]
     pub fn estimate(
         &self,
         provider: &str,
         month: u32,
+        currency: &str,
         service: &str,
         unit: &str,
         cost: f64,
         amount: f64,
     ) -> Result<RatioEstimate, String> {
-        let pm = in_month(provider, month);
+        let pm = in_month(provider, month, currency);
         let shown = format!("{:04}-{:02}", month / 100, month % 100);
         let unit_key = (pm.clone(), unit.to_owned());
         match self.method {
@@ -215,16 +220,23 @@ mod tests {
         // 3.0426203211844607 / 552 × 10516.725 kWh.
         let mut book = RatioBook::default();
         let kwh = 3.0426203211844607;
-        book.add_known("aws", OCT, "AmazonEC2", "Hrs", [kwh, kwh, 0.0, 552.0, 24.0]);
+        book.add_known(
+            "aws",
+            OCT,
+            "USD",
+            "AmazonEC2",
+            "Hrs",
+            [kwh, kwh, 0.0, 552.0, 24.0],
+        );
         let ratios = book.freeze(Method::Ccf);
         let r = ratios
-            .estimate("aws", OCT, "AmazonVPC", "Hrs", 10516.725, 720.0)
+            .estimate("aws", OCT, "USD", "AmazonVPC", "Hrs", 10516.725, 720.0)
             .unwrap();
         close(r.energy_kwh, 57.968118111066396);
         // A unit no known row has gets no estimate under CCF.
         assert!(
             ratios
-                .estimate("aws", OCT, "AmazonCloudWatch", "Metrics", 5.0, 1.0)
+                .estimate("aws", OCT, "USD", "AmazonCloudWatch", "Metrics", 5.0, 1.0)
                 .is_err()
         );
     }
@@ -235,6 +247,7 @@ mod tests {
         book.add_known(
             "gcp",
             OCT,
+            "USD",
             "Compute Engine",
             "seconds",
             [2.0, 2.0, 0.5, 10.0, 3600.0],
@@ -242,6 +255,7 @@ mod tests {
         book.add_known(
             "gcp",
             OCT,
+            "USD",
             "Cloud Storage",
             "byte-seconds",
             [1.0, 1.0, 0.0, 30.0, 1e12],
@@ -249,28 +263,28 @@ mod tests {
         let ratios = book.freeze(Method::Default);
         // Same service and unit: by amount.
         let r = ratios
-            .estimate("gcp", OCT, "Compute Engine", "seconds", 99.0, 1800.0)
+            .estimate("gcp", OCT, "USD", "Compute Engine", "seconds", 99.0, 1800.0)
             .unwrap();
         close(r.energy_kwh, 1.0);
         close(r.embodied_kg, 0.25);
         // Other service, same unit: by cost of `seconds` usage (2 kWh per 10).
         let r = ratios
-            .estimate("gcp", OCT, "Cloud Run", "seconds", 5.0, 1.0)
+            .estimate("gcp", OCT, "USD", "Cloud Run", "seconds", 5.0, 1.0)
             .unwrap();
         close(r.energy_kwh, 1.0);
         // Unit nobody has: provider-wide kWh per cost (3 kWh per 40).
         let r = ratios
-            .estimate("gcp", OCT, "Cloud DNS", "requests", 4.0, 1000.0)
+            .estimate("gcp", OCT, "USD", "Cloud DNS", "requests", 4.0, 1000.0)
             .unwrap();
         close(r.energy_kwh, 0.3);
         // Negative cost gives zero, not negative energy.
         let r = ratios
-            .estimate("gcp", OCT, "Cloud DNS", "requests", -4.0, 1000.0)
+            .estimate("gcp", OCT, "USD", "Cloud DNS", "requests", -4.0, 1000.0)
             .unwrap();
         assert_eq!(r.energy_kwh, 0.0);
         assert!(
             ratios
-                .estimate("aws", OCT, "AmazonEC2", "Hrs", 1.0, 1.0)
+                .estimate("aws", OCT, "USD", "AmazonEC2", "Hrs", 1.0, 1.0)
                 .is_err()
         );
     }
@@ -283,17 +297,60 @@ mod month_tests {
     #[test]
     fn a_ratio_is_taken_within_the_rows_month() {
         let mut book = RatioBook::default();
-        book.add_known("aws", 202609, "AmazonEC2", "Hrs", [9.0, 9.0, 0.0, 9.0, 9.0]);
-        book.add_known("aws", 202610, "AmazonEC2", "Hrs", [2.0, 2.0, 0.0, 4.0, 4.0]);
+        book.add_known(
+            "aws",
+            202609,
+            "USD",
+            "AmazonEC2",
+            "Hrs",
+            [9.0, 9.0, 0.0, 9.0, 9.0],
+        );
+        book.add_known(
+            "aws",
+            202610,
+            "USD",
+            "AmazonEC2",
+            "Hrs",
+            [2.0, 2.0, 0.0, 4.0, 4.0],
+        );
         let ratios = book.freeze(Method::Ccf);
         // October's unknown row: October's 2 kWh per 4 of cost, whatever September held.
         let r = ratios
-            .estimate("aws", 202610, "AmazonVPC", "Hrs", 10.0, 1.0)
+            .estimate("aws", 202610, "USD", "AmazonVPC", "Hrs", 10.0, 1.0)
             .unwrap();
         assert_eq!(r.energy_kwh, 5.0);
         let none = ratios
-            .estimate("aws", 202611, "AmazonVPC", "Hrs", 10.0, 1.0)
+            .estimate("aws", 202611, "USD", "AmazonVPC", "Hrs", 10.0, 1.0)
             .unwrap_err();
         assert!(none.contains("in 2026-11"), "{none}");
+    }
+
+    #[test]
+    fn a_ratio_per_unit_of_cost_stays_in_its_currency() {
+        let mut book = RatioBook::default();
+        book.add_known(
+            "gcp",
+            202610,
+            "USD",
+            "Compute Engine",
+            "seconds",
+            [2.0, 2.0, 0.0, 4.0, 1.0],
+        );
+        book.add_known(
+            "gcp",
+            202610,
+            "EUR",
+            "Compute Engine",
+            "seconds",
+            [9.0, 9.0, 0.0, 1.0, 1.0],
+        );
+        let ratios = book.freeze(Method::Default);
+        // No like-for-like amount for Cloud DNS: by cost, within USD only (2 kWh per 4 USD).
+        let r = ratios
+            .estimate("gcp", 202610, "USD", "Cloud DNS", "seconds", 2.0, 0.0)
+            .unwrap();
+        assert_eq!(r.energy_kwh, 1.0);
+        let none = ratios.estimate("gcp", 202610, "JPY", "Cloud DNS", "seconds", 2.0, 0.0);
+        assert!(none.is_err());
     }
 }

@@ -153,7 +153,8 @@ fn run_source(
     let months: Vec<String> = job.months.iter().map(Month::to_string).collect();
     let mut opened = run::open(&request)?;
     // Files on disk by their metadata; an API source by what it says it would read (an S3
-    // listing); sources that cannot tell (Cost Explorer, BigQuery) are read every run.
+    // listing, a BigQuery probe); sources that cannot tell (Cost Explorer, Cost Management)
+    // are read every run.
     let fingerprint = match (&source.path, opened.source.fingerprint()) {
         (Some(path), _) => Some(fingerprint(job, source, path)?),
         (None, Some(listing)) => {
@@ -375,10 +376,24 @@ fn fingerprint(job: &Job, source: &SourceConfig, path: &Path) -> Result<String, 
 }
 
 /// A digest started with what every source's result depends on besides its input: this
-/// binary's version, the source's configuration and the bytes of a `[ledger] factors` folder.
+/// binary (version, size and build time), the source's configuration and the bytes of a
+/// `[ledger] factors` folder.
 fn depends_on(job: &Job, source: &SourceConfig) -> Result<Sha256, Error> {
     let mut hasher = Sha256::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    // The package version does not change with every build: the executable's size and
+    // modification time do, so a rebuilt (or upgraded) binary reads every source again.
+    if let Some(meta) = std::env::current_exe()
+        .ok()
+        .and_then(|e| std::fs::metadata(e).ok())
+    {
+        let built = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        hasher.update(format!("\t{}\t{built}", meta.len()).as_bytes());
+    }
     hasher.update(format!("\n{source:?}\n").as_bytes());
     if let Some(dir) = &job.factors {
         let mut files = Vec::new();

@@ -89,6 +89,25 @@ impl PgSink {
                  PRIMARY KEY (ledger_id, ledger_source, provider, month));",
             columns.join(", ")
         );
+        // A table made by the first version of this sink (before `ledger_id`) cannot be
+        // upgraded in place without knowing which ledger its rows came from: say so.
+        let old = self
+            .client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND NOT EXISTS (
+                     SELECT 1 FROM pg_attribute
+                     WHERE attrelid = to_regclass($1) AND attname = 'ledger_id')",
+                &[&self.table],
+            )
+            .map_err(self.fail("checking the table's columns"))?;
+        if old.get::<_, bool>(0) {
+            return Err(Error::Sink(format!(
+                "PostgreSQL {} {t}: the table has no `ledger_id` column (made by an earlier \
+                 carbonledger); drop {t} and {t}_partitions, or name another `[postgres] \
+                 table`, and the next run fills it again",
+                self.shown
+            )));
+        }
         let result = self.client.batch_execute(&sql);
         result.map_err(self.fail("creating the tables"))
     }

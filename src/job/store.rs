@@ -291,7 +291,7 @@ impl Ledger {
             // A file the state does not describe (a run interrupted after the rename).
             _ => PartitionState {
                 sha256: sha,
-                rows: 0,
+                rows: parquet_rows(file),
                 run_at: "unknown".into(),
                 factor_set: "unknown".into(),
             },
@@ -438,6 +438,15 @@ impl SourceWriter {
             let mut part = batch
                 .take(&IdxCa::from_vec("idx".into(), idx))
                 .map_err(Error::polars("partitioning the ledger"))?;
+            // The `provider` column says what the folder says (`My Cloud.Inc` → `my_cloud_inc`),
+            // so Hive-partitioned readers and the PostgreSQL sink agree with the files.
+            let column = Column::new_scalar(
+                carbonledger_usage::col::PROVIDER.into(),
+                Scalar::from(PlSmallStr::from(provider.as_str())),
+                part.height(),
+            );
+            part.with_column(column)
+                .map_err(Error::polars("partitioning the ledger"))?;
             if !self.open.contains_key(&key) {
                 let dir = self.root.join(&key);
                 fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -524,6 +533,14 @@ fn partition_value(provider: &str) -> String {
     } else {
         value
     }
+}
+
+/// The row count in a Parquet file's footer (0 when it cannot be read).
+fn parquet_rows(path: &Path) -> u64 {
+    File::open(path)
+        .ok()
+        .and_then(|f| ParquetReader::new(f).num_rows().ok())
+        .map_or(0, |n| n as u64)
 }
 
 fn sha256_file(path: &Path) -> Result<String, Error> {

@@ -137,24 +137,9 @@ impl S3ExportSource {
             s3_config = s3_config.force_path_style(true);
         }
         let client = Client::from_conf(s3_config.build());
-        let entries = runtime.block_on(list(&client, &url))?;
-        // Every listed key with its modification time: a new assembly, manifest or rewritten
-        // part changes it (S3 sets LastModified on every write).
-        let listed = match &entries {
-            Listed::Object(entry) => vec![entry],
-            Listed::Folder(entries) => entries.iter().collect(),
-        };
-        let fingerprint = listed
-            .iter()
-            .map(|e| {
-                let t = e
-                    .modified
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis());
-                format!("{}\t{t}", e.key)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        // Every listed object's key, size, ETag and modification time: a new assembly,
+        // manifest or rewritten part changes it.
+        let (entries, fingerprint) = runtime.block_on(list(&client, &url))?;
         let listing = S3Listing {
             url: &url,
             client: &client,
@@ -406,7 +391,9 @@ enum Listed {
     Folder(Vec<Entry>),
 }
 
-async fn list(client: &Client, url: &S3Url) -> Result<Listed, SourceError> {
+/// Lists `url`; also returns one line per object (key, size, ETag, LastModified in ms) for the
+/// source's fingerprint.
+async fn list(client: &Client, url: &S3Url) -> Result<(Listed, String), SourceError> {
     let request = format!("S3 ListObjectsV2 {url}");
     let folder_prefix = if url.prefix.is_empty() || url.prefix.ends_with('/') {
         url.prefix.clone()
@@ -415,6 +402,7 @@ async fn list(client: &Client, url: &S3Url) -> Result<Listed, SourceError> {
     };
     let mut entries = Vec::new();
     let mut exact = None;
+    let mut seen = Vec::new();
     // One listing of the bare prefix finds both the object of that key and the folder.
     let mut pages = client
         .list_objects_v2()
@@ -439,6 +427,15 @@ async fn list(client: &Client, url: &S3Url) -> Result<Listed, SourceError> {
                 .last_modified()
                 .and_then(|t| SystemTime::try_from(*t).ok())
                 .unwrap_or(SystemTime::UNIX_EPOCH);
+            let millis = modified
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            // LastModified has whole seconds: the size and ETag tell a rewrite in the same one.
+            seen.push(format!(
+                "{key}\t{}\t{}\t{millis}",
+                object.size().unwrap_or(-1),
+                object.e_tag().unwrap_or("")
+            ));
             let entry = Entry {
                 key: key.to_owned(),
                 modified,
@@ -450,9 +447,11 @@ async fn list(client: &Client, url: &S3Url) -> Result<Listed, SourceError> {
             }
         }
     }
+    seen.sort();
+    let seen = seen.join("\n");
     if entries.is_empty() {
         return match exact {
-            Some(entry) => Ok(Listed::Object(entry)),
+            Some(entry) => Ok((Listed::Object(entry), seen)),
             None => Err(SourceError::api(
                 request,
                 "no objects under this prefix (check the bucket, the prefix and the region)",
@@ -460,7 +459,7 @@ async fn list(client: &Client, url: &S3Url) -> Result<Listed, SourceError> {
         };
     }
     entries.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(Listed::Folder(entries))
+    Ok((Listed::Folder(entries), seen))
 }
 
 /// The bucket as a [`Listing`]: manifests are fetched when the choice reads them.
