@@ -84,6 +84,10 @@ struct RunArgs {
     /// The job's configuration (TOML; every key is described in the README).
     #[arg(long, value_name = "FILE", default_value = "carbonledger.toml")]
     config: PathBuf,
+    /// Remove the ledger files of sources the config no longer names (closed months' files are
+    /// kept under `_carbonledger/versions/`).
+    #[arg(long)]
+    prune: bool,
 }
 
 #[derive(Args)]
@@ -425,7 +429,8 @@ fn metrics(args: MetricsArgs) -> Result<(), Error> {
 
 fn run_job(args: RunArgs) -> Result<(), Error> {
     let today = chrono::Utc::now().date_naive();
-    let job = carbonledger::job::config::load(&args.config, today)?;
+    let mut job = carbonledger::job::config::load(&args.config, today)?;
+    job.prune = args.prune;
     carbonledger::job::run(&job, today)?;
     Ok(())
 }

@@ -482,6 +482,42 @@ path = "cur"
         "{text}"
     );
     assert!(text.contains("holds files of source \"gcp\""), "{text}");
+    assert!(job.partition("aws", "2026-10", "aws-main").exists());
+
+    // `--prune` removes them; closed months' files are kept as versions.
+    let old = sha256(&job.partition("gcp", "2024-01", "gcp"));
+    let out = bin()
+        .args([
+            "run",
+            "--prune",
+            "--config",
+            config.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("runs");
+    let text = stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("gcp: pruned (no longer in the config)"),
+        "{text}"
+    );
+    assert!(!job.partition("aws", "2026-10", "aws-main").exists());
+    assert!(!job.partition("gcp", "2024-01", "gcp").exists());
+    assert!(job.partition("aws", "2026-10", "aws-renamed").exists());
+    let log = fs::read_to_string(job.path("ledger/_carbonledger/versions.jsonl")).expect("log");
+    assert!(log.contains(&old), "{log}");
+    let state = fs::read_to_string(job.path("ledger/_carbonledger/state.json")).expect("state");
+    assert!(
+        !state.contains("\"gcp\"") && state.contains("\"aws-renamed\""),
+        "{state}"
+    );
+    // Nothing left to warn about.
+    let out = ok(run_job(&config));
+    assert!(
+        !stderr(&out).contains("warning: the ledger holds"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

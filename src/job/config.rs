@@ -231,6 +231,8 @@ pub struct Job {
     pub months: Vec<Month>,
     pub sources: Vec<SourceConfig>,
     pub postgres: Option<PostgresConfig>,
+    /// Remove the ledger files of sources the config no longer names (`run --prune`).
+    pub prune: bool,
     /// The config file, for messages.
     pub file: PathBuf,
 }
@@ -457,6 +459,7 @@ fn check(config: Config, file: &Path, text: &str, today: NaiveDate) -> Result<Jo
         months,
         sources,
         postgres: config.postgres,
+        prune: false,
         file: file.to_path_buf(),
     })
 }

@@ -56,11 +56,19 @@ pub fn run(job: &Job, today: NaiveDate) -> Result<Vec<(String, Outcome)>, Error>
     );
     let open_month = Month::of(today);
     for known in ledger.known_sources() {
-        if !job.sources.iter().any(|s| s.name == known) {
+        if job.sources.iter().any(|s| s.name == known) {
+            continue;
+        }
+        if job.prune {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let removed = ledger.prune(&known, open_month, &now)?;
+            eprintln!("{known}: pruned (no longer in the config): {removed:?}");
+        } else {
             eprintln!(
                 "warning: the ledger holds files of source \"{known}\", which the config no \
                  longer names: they stay in the ledger (and are counted by its readers) until \
-                 removed; if the source was renamed, its rows are in the ledger twice"
+                 `carbonledger run --prune` removes them; if the source was renamed, its rows \
+                 are in the ledger twice"
             );
         }
     }

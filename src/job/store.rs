@@ -256,6 +256,33 @@ impl Ledger {
         Ok(done)
     }
 
+    /// Removes every file of `source` and forgets it; files of closed months are kept under
+    /// `versions/` first. Returns the partitions removed.
+    pub fn prune(
+        &mut self,
+        source: &str,
+        open_month: Month,
+        now: &str,
+    ) -> Result<Vec<String>, Error> {
+        let previous = self.state.sources.get(source).cloned().unwrap_or_default();
+        let mut removed = Vec::new();
+        for key in self.files_of(source)? {
+            let file = self.partition_file(&key, source);
+            if is_closed(&key, open_month) {
+                let old = self.described(&previous, &key, &file)?;
+                let version = self.keep_version(source, &key, &file, &old, now)?;
+                fs::remove_file(&file).map_err(io(&file))?;
+                self.log_version(&version)?;
+            } else {
+                fs::remove_file(&file).map_err(io(&file))?;
+            }
+            removed.push(key);
+        }
+        self.state.sources.remove(source);
+        self.save_state()?;
+        Ok(removed)
+    }
+
     /// Sources the state knows, for warnings about ones no longer configured.
     pub fn known_sources(&self) -> Vec<String> {
         self.state.sources.keys().cloned().collect()
