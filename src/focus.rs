@@ -139,6 +139,10 @@ pub struct FocusMapper {
     services: HashMap<String, &'static str>,
     /// Charge types no table row names, with their row counts (for one warning at the end).
     unmapped: HashMap<(String, String), u64>,
+    /// provider → raw charge type → charge, and provider → service → category, as met: rows
+    /// are looked up by borrowed text, without building a key per row.
+    seen_charges: HashMap<String, HashMap<String, Charge>>,
+    seen_services: HashMap<String, HashMap<String, &'static str>>,
 }
 
 impl FocusMapper {
@@ -161,6 +165,8 @@ impl FocusMapper {
             charges,
             services,
             unmapped: HashMap::new(),
+            seen_charges: HashMap::new(),
+            seen_services: HashMap::new(),
         }
     }
 
@@ -302,12 +308,25 @@ impl FocusMapper {
     }
 
     fn charge(&mut self, provider: &str, charge_type: &str, excluded: bool) -> Charge {
+        if let Some(charge) = self
+            .seen_charges
+            .get(provider)
+            .and_then(|m| m.get(charge_type))
+        {
+            // An unmapped type's fallback depends on the row's class: only mapped ones are
+            // remembered.
+            return *charge;
+        }
         let found = self
             .charges
             .get(&charge_key(provider, charge_type))
             .or_else(|| self.charges.get(&charge_key("*", charge_type)));
-        if let Some(charge) = found {
-            return *charge;
+        if let Some(charge) = found.copied() {
+            self.seen_charges
+                .entry(provider.to_owned())
+                .or_default()
+                .insert(charge_type.to_owned(), charge);
+            return charge;
         }
         *self
             .unmapped
@@ -319,11 +338,24 @@ impl FocusMapper {
         }
     }
 
-    fn service_category(&self, provider: &str, service: &str) -> &'static str {
-        self.services
+    fn service_category(&mut self, provider: &str, service: &str) -> &'static str {
+        if let Some(category) = self
+            .seen_services
+            .get(provider)
+            .and_then(|m| m.get(service))
+        {
+            return category;
+        }
+        let category = self
+            .services
             .get(&format!("{provider}|{}", service.to_lowercase()))
             .copied()
-            .unwrap_or("Other")
+            .unwrap_or("Other");
+        self.seen_services
+            .entry(provider.to_owned())
+            .or_default()
+            .insert(service.to_owned(), category);
+        category
     }
 }
 

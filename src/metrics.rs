@@ -9,10 +9,11 @@
 //! |---|---|
 //! | `carbonledger_energy_kwh` | kWh (operational, PUE and replication included) |
 //! | `carbonledger_scope2_location_kg` | kg CO2e, location-based |
-//! | `carbonledger_scope2_market_kg` | kg CO2e, market-based; only series whose every row with energy has a market factor |
+//! | `carbonledger_scope2_market_kg` | kg CO2e, market-based (series fully covered by factors) |
 //! | `carbonledger_scope3_embodied_kg` | kg CO2e |
 //! | `carbonledger_cost` | the ledger's cost, with a `currency` label |
 //!
+//! A market-based series appears only when every row with energy in it has a market factor.
 //! A row with no region is labelled `region="global"`. Values are gauges: each scrape
 //! carries the ledger's current totals, restatements included.
 
@@ -24,6 +25,7 @@ use polars::prelude::*;
 
 use crate::Error;
 use crate::group::market_sum;
+use crate::job::store::partition_dirs;
 use crate::ledger::col as lcol;
 
 /// The families, in output order: (name, ledger column, help text).
@@ -52,35 +54,18 @@ const FAMILIES: [(&str, &str, &str); 4] = [
 
 /// The ledger's Parquet files: `provider=*/month=*/*.parquet` under `root`, sorted.
 pub fn ledger_files(root: &Path) -> Result<Vec<PathBuf>, Error> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| Error::Output { path, source }
-    };
     let mut files = Vec::new();
-    let entries = |dir: &Path| -> Result<Vec<PathBuf>, Error> {
-        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(io(dir))?
+    for (_, dir) in partition_dirs(root)? {
+        let mut parquet: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|source| Error::Output {
+                path: dir.display().to_string(),
+                source,
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "parquet"))
             .collect();
-        out.sort();
-        Ok(out)
-    };
-    let named = |p: &Path, prefix: &str| {
-        p.is_dir()
-            && p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
-    };
-    for provider in entries(root)?.into_iter().filter(|p| named(p, "provider=")) {
-        for month in entries(&provider)?
-            .into_iter()
-            .filter(|p| named(p, "month="))
-        {
-            files.extend(
-                entries(&month)?
-                    .into_iter()
-                    .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "parquet")),
-            );
-        }
+        parquet.sort();
+        files.extend(parquet);
     }
     Ok(files)
 }

@@ -291,18 +291,11 @@ impl Ledger {
     /// `provider=…/month=…` of every file of `source` on disk.
     fn files_of(&self, source: &str) -> Result<Vec<String>, Error> {
         let name = format!("{source}.parquet");
-        let mut keys = Vec::new();
-        for provider in read_dir(&self.root)? {
-            if !name_of(&provider).starts_with("provider=") {
-                continue;
-            }
-            for month in read_dir(&provider)? {
-                if month.join(&name).is_file() {
-                    keys.push(format!("{}/{}", name_of(&provider), name_of(&month)));
-                }
-            }
-        }
-        Ok(keys)
+        Ok(partition_dirs(&self.root)?
+            .into_iter()
+            .filter(|(_, dir)| dir.join(&name).is_file())
+            .map(|(key, _)| key)
+            .collect())
     }
 
     /// What the state says of the file at `key`, when its bytes are the ones it describes.
@@ -579,20 +572,33 @@ fn sha256_file(path: &Path) -> Result<String, Error> {
 
 /// Removes `.partial-*` files an interrupted run left in the partition folders.
 fn remove_partials(root: &Path) -> Result<(), Error> {
-    for provider in read_dir(root)? {
-        if !provider.is_dir() || !name_of(&provider).starts_with("provider=") {
-            continue;
-        }
-        for month in read_dir(&provider)? {
-            for file in read_dir(&month)? {
-                if name_of(&file).starts_with(PARTIAL) {
-                    tracing::warn!("removing {} left by an interrupted run", file.display());
-                    fs::remove_file(&file).map_err(io(&file))?;
-                }
+    for (_, dir) in partition_dirs(root)? {
+        for file in read_dir(&dir)? {
+            if name_of(&file).starts_with(PARTIAL) {
+                tracing::warn!("removing {} left by an interrupted run", file.display());
+                fs::remove_file(&file).map_err(io(&file))?;
             }
         }
     }
     Ok(())
+}
+
+/// The partition folders under `root`, sorted: (`provider=…/month=…`, the folder).
+pub fn partition_dirs(root: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let named = |p: &Path, prefix: &str| p.is_dir() && name_of(p).starts_with(prefix);
+    let mut out = Vec::new();
+    for provider in read_dir(root)?
+        .into_iter()
+        .filter(|p| named(p, "provider="))
+    {
+        for month in read_dir(&provider)?
+            .into_iter()
+            .filter(|p| named(p, "month="))
+        {
+            out.push((format!("{}/{}", name_of(&provider), name_of(&month)), month));
+        }
+    }
+    Ok(out)
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, Error> {
