@@ -42,6 +42,9 @@ pub enum Error {
     /// Some sources of a batch run failed; the others were written.
     #[error("{} of {total} sources failed: {}", failed.len(), failed.join(", "))]
     SourcesFailed { failed: Vec<String>, total: usize },
+    /// An ad hoc SQL query (`carbonledger query`) that cannot be planned or run.
+    #[error("query: {0}")]
+    Query(String),
     /// The ledger does not account for every input row or unit of cost: a bug, never output.
     #[error("reconciliation failed: {0}")]
     Reconciliation(String),

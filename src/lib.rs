@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod output;
 pub mod progress;
+pub mod query;
 pub mod reconcile;
 pub mod run;
 pub mod sample;

@@ -44,10 +44,27 @@ enum Command {
     Run(RunArgs),
     /// Write the partitioned ledger's totals as OpenMetrics (Prometheus) text.
     Metrics(MetricsArgs),
+    /// Run SQL (polars' dialect) over the ledger's table `ledger`.
+    Query(QueryArgs),
     /// The top services, regions, accounts or providers by emissions or kg CO2e per cost.
     Top(TopArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
     GenerateCur(GenerateArgs),
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    /// The query, e.g. "SELECT service, SUM(scope2_location_kg) AS kg FROM ledger GROUP BY 1".
+    sql: String,
+    /// A ledger folder of `carbonledger run`, or a ledger Parquet file of `carbonledger
+    /// estimate --format parquet`.
+    #[arg(long, value_name = "DIR|FILE")]
+    ledger: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write there (atomically) instead of stdout; needed for `--format parquet`.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -61,8 +78,14 @@ struct TopArgs {
     #[arg(long, value_enum, default_value = "emissions")]
     metric: carbonledger::top::TopMetric,
     /// Only this billing month, YYYY-MM (default: the whole ledger).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["from", "to"])]
     month: Option<String>,
+    /// From this billing month on, YYYY-MM (included).
+    #[arg(long)]
+    from: Option<String>,
+    /// Up to this billing month, YYYY-MM (included).
+    #[arg(long)]
+    to: Option<String>,
     #[arg(long, default_value_t = 10)]
     limit: usize,
     #[arg(long, value_enum, default_value = "table")]
@@ -290,6 +313,7 @@ fn main() -> ExitCode {
         Command::Estimate(args) => estimate(*args),
         Command::Run(args) => run_job(args),
         Command::Metrics(args) => metrics(args),
+        Command::Query(args) => query(args),
         Command::Top(args) => top(args),
         Command::GenerateCur(args) => generate(args),
     };
@@ -341,7 +365,7 @@ fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Source(_) | Error::Factors(_) | Error::Output { .. } | Error::Polars { .. } => 1,
         Error::Locked(_) | Error::Sink(_) => 1,
-        Error::Usage(_) | Error::Config(_) => 2,
+        Error::Usage(_) | Error::Config(_) | Error::Query(_) => 2,
         Error::Reconciliation(_) => 3,
         Error::SourcesFailed { .. } => 4,
     }
@@ -375,22 +399,44 @@ fn init_logging(verbose: u8) {
     }
 }
 
+fn query(args: QueryArgs) -> Result<(), Error> {
+    if args.format == Format::Focus {
+        return Err(Error::Usage(
+            "query writes table, csv, json or parquet (its result is not a ledger)".into(),
+        ));
+    }
+    // Checked before the query runs, so a long query does not end in a usage error.
+    let dest = carbonledger::output::Destination::new(args.output.as_deref(), args.format)?;
+    let mut result = carbonledger::query::query(&args.ledger, &args.sql)?;
+    carbonledger::output::write_all(&dest, args.format, &mut result)?;
+    dest.commit()
+}
+
 fn top(args: TopArgs) -> Result<(), Error> {
-    if let Some(month) = &args.month
-        && carbonledger::job::config::Month::parse(month).is_none()
+    for (flag, month) in [
+        ("month", &args.month),
+        ("from", &args.from),
+        ("to", &args.to),
+    ] {
+        if let Some(month) = month
+            && carbonledger::job::config::Month::parse(month).is_none()
+        {
+            return Err(Error::Usage(format!("--{flag} {month} is not YYYY-MM")));
+        }
+    }
+    let range = match &args.month {
+        Some(month) => (Some(month.as_str()), Some(month.as_str())),
+        None => (args.from.as_deref(), args.to.as_deref()),
+    };
+    if let (Some(from), Some(to)) = range
+        && from > to
     {
-        return Err(Error::Usage(format!("--month {month} is not YYYY-MM")));
+        return Err(Error::Usage(format!("--from {from} is after --to {to}")));
     }
     if matches!(args.format, Format::Parquet | Format::Focus) {
         return Err(Error::Usage("top writes table, csv or json".into()));
     }
-    let mut ranked = carbonledger::top::top(
-        &args.ledger,
-        args.by,
-        args.metric,
-        args.month.as_deref(),
-        args.limit,
-    )?;
+    let mut ranked = carbonledger::top::top(&args.ledger, args.by, args.metric, range, args.limit)?;
     let dest = carbonledger::output::Destination::new(None, args.format)?;
     carbonledger::output::write_all(&dest, args.format, &mut ranked)?;
     dest.commit()

@@ -1,6 +1,6 @@
 //! `carbonledger top`: the common questions without SQL, over the partitioned ledger of
 //! `carbonledger run`: which services, regions, accounts or providers emit the most, or emit the
-//! most per unit of cost, over a month or the whole ledger.
+//! most per unit of cost, over a month, a range of months or the whole ledger.
 //!
 //! Emissions are location-based Scope 2 plus Scope 3 embodied, in kg CO2e, summed over every
 //! currency (no cost column: costs of different currencies do not add up); intensity is those
@@ -46,12 +46,13 @@ pub enum TopMetric {
     Intensity,
 }
 
-/// The `limit` largest groups of the ledger under `root` (of `month`, `YYYY-MM`, if given).
+/// The `limit` largest groups of the ledger under `root`, over the billing months `from` to
+/// `to` (`YYYY-MM`, both included; an open end when `None`).
 pub fn top(
     root: &Path,
     by: TopBy,
     metric: TopMetric,
-    month: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
     limit: usize,
 ) -> Result<DataFrame, Error> {
     let Some(mut ledger) = scan_ledger(root)? else {
@@ -60,9 +61,13 @@ pub fn top(
             root.display()
         )));
     };
-    if let Some(month) = month {
-        let of = col(ucol::PERIOD_START).dt().strftime("%Y-%m");
-        ledger = ledger.filter(of.eq(lit(month.to_owned())));
+    // `YYYY-MM` text orders as the months do.
+    let of = || col(ucol::PERIOD_START).dt().strftime("%Y-%m");
+    if let Some(from) = from {
+        ledger = ledger.filter(of().gt_eq(lit(from.to_owned())));
+    }
+    if let Some(to) = to {
+        ledger = ledger.filter(of().lt_eq(lit(to.to_owned())));
     }
     let key = by.column();
     let emissions = (col(lcol::SCOPE2_LOCATION_KG).fill_null(lit(0.0))

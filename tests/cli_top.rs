@@ -160,3 +160,107 @@ fn top_services_match_the_ledger() {
     );
     assert!(csv_rows(&out).is_empty());
 }
+
+/// (month folder, provider) → emissions kg, row by row over the partition files.
+fn by_month_and_provider(ledger: &Path) -> BTreeMap<(String, String), f64> {
+    let mut out = BTreeMap::new();
+    for provider_dir in fs::read_dir(ledger).expect("ledger").filter_map(|e| e.ok()) {
+        let Some(provider) = provider_dir
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix("provider=").map(String::from))
+        else {
+            continue;
+        };
+        for month_dir in fs::read_dir(provider_dir.path())
+            .expect("provider")
+            .flatten()
+        {
+            let name = month_dir.file_name().to_string_lossy().into_owned();
+            let month = name.strip_prefix("month=").expect("month=").to_owned();
+            for file in fs::read_dir(month_dir.path()).expect("month").flatten() {
+                if file.path().extension().is_none_or(|e| e != "parquet") {
+                    continue;
+                }
+                let df = ParquetReader::new(fs::File::open(file.path()).expect("open"))
+                    .finish()
+                    .expect("parquet");
+                let f = |c: &str| df.column(c).expect(c).f64().expect("f64").clone();
+                let (s2, s3) = (f("scope2_location_kg"), f("scope3_embodied_kg"));
+                let kg: f64 = (0..df.height())
+                    .map(|i| s2.get(i).unwrap_or(0.0) + s3.get(i).unwrap_or(0.0))
+                    .sum();
+                *out.entry((month.clone(), provider.clone())).or_default() += kg;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_range_of_months_sums_only_those_months() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    fs::create_dir(dir.join("cur")).expect("cur");
+    fs::copy(
+        fixture("sample/cur-sample-2026-10.csv.gz"),
+        dir.join("cur/cur-sample-2026-10.csv.gz"),
+    )
+    .expect("sample");
+    fs::copy(fixture("gcp/export_mixed.csv"), dir.join("gcp.csv")).expect("gcp");
+    fs::copy(fixture("focus/aws_focus_1_2.csv"), dir.join("focus.csv")).expect("focus");
+    let config = "[ledger]\npath = \"ledger\"\n[period]\n\
+                  months = [\"2024-01\", \"2024-03\", \"2026-10\"]\n\
+                  [[source]]\nname = \"aws\"\nkind = \"aws-cur\"\npath = \"cur\"\n\
+                  [[source]]\nname = \"gcp\"\nkind = \"gcp-export\"\npath = \"gcp.csv\"\n\
+                  [[source]]\nname = \"focus\"\nkind = \"focus\"\npath = \"focus.csv\"\n";
+    fs::write(dir.join("c.toml"), config).expect("config");
+    carbonledger(dir, &["run", "--config", "c.toml"]);
+    let cells = by_month_and_provider(&dir.join("ledger"));
+    let months: Vec<&str> = cells.keys().map(|k| k.0.as_str()).collect();
+    assert!(
+        months.contains(&"2024-01") && months.contains(&"2024-03"),
+        "{months:?}"
+    );
+
+    // (from, to) → the providers and their kg over the months within.
+    for (from, to) in [
+        ("2024-01", "2024-03"),
+        ("2024-02", "2024-12"),
+        ("2024-03", "2026-10"),
+    ] {
+        let mut want: BTreeMap<&str, f64> = BTreeMap::new();
+        for ((month, provider), kg) in &cells {
+            if month.as_str() >= from && month.as_str() <= to {
+                *want.entry(provider.as_str()).or_default() += kg;
+            }
+        }
+        let out = carbonledger(
+            dir,
+            &[
+                "top", "--ledger", "ledger", "--by", "provider", "--from", from, "--to", to,
+                "--format", "csv",
+            ],
+        );
+        let rows = csv_rows(&out);
+        assert_eq!(rows.len(), want.len(), "{from}..{to}: {rows:?}");
+        for row in rows {
+            let kg = want[row["provider"].as_str()];
+            let got: f64 = row["emissions_kg"].parse().expect("kg");
+            assert!(
+                (got - kg).abs() <= 1e-9 * kg.max(1.0),
+                "{from}..{to}: {got} vs {kg}"
+            );
+        }
+    }
+    let out = Command::cargo_bin("carbonledger")
+        .expect("binary")
+        .current_dir(dir)
+        .args([
+            "top", "--ledger", "ledger", "--from", "2026-10", "--to", "2024-01",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("after --to"));
+}
