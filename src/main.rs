@@ -828,7 +828,16 @@ fn gate(args: GateArgs) -> Result<(), Error> {
     };
     let verdict = carbonledger::plan::gate::evaluate(plan, baseline, budgets)?;
     match args.options.format {
-        PlanFormat::Table => print_stdout(&verdict.text())?,
+        PlanFormat::Table => {
+            print_stdout(&verdict.text())?;
+            // In GitHub Actions, an annotation on the run's summary page too.
+            if !verdict.pass && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                print_stdout(&format!(
+                    "::error title=carbon gate::{}\n",
+                    verdict.headline()
+                ))?;
+            }
+        }
         PlanFormat::Json => print_stdout(&json_text(&verdict)?)?,
     }
     if verdict.pass {

@@ -147,6 +147,16 @@ pub fn figures(a: &Assessment, b: &Assessment) -> Vec<Figure> {
     let same_currency = a.currency == b.currency;
     let mut rows = vec![
         (
+            format!("instance-hours (/{per})"),
+            Some(a.instance_hours),
+            Some(b.instance_hours),
+        ),
+        (
+            "GPU utilisation (%)".to_owned(),
+            Some(a.gpu_utilization_percent),
+            Some(b.gpu_utilization_percent),
+        ),
+        (
             format!("energy (kWh/{per})"),
             Some(a.energy_kwh),
             Some(b.energy_kwh),
