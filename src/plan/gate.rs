@@ -197,3 +197,70 @@ impl Verdict {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::Method;
+    use carbonledger_factors::FactorSet;
+
+    fn assessment(text: &str) -> Assessment {
+        let plan = crate::plan::spec::parse("p.toml", text, 2026).expect("plan");
+        let set = FactorSet::embedded("default").expect("set");
+        crate::plan::assess(&plan, &set, Method::Default, None).expect("assessment")
+    }
+
+    const RUN: &str = "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+                       instance_type = \"p3.2xlarge\"\nhours = 10\nyear = 2024\n";
+
+    #[test]
+    fn a_budget_equal_to_the_figure_passes() {
+        let a = assessment(RUN);
+        let exact = Budgets {
+            budget_kg: Some(a.total_kg),
+            ..Budgets::default()
+        };
+        assert!(evaluate(a.clone(), None, exact).unwrap().pass);
+        let below = Budgets {
+            budget_kg: Some(a.total_kg * 0.999),
+            ..Budgets::default()
+        };
+        let v = evaluate(a, None, below).unwrap();
+        assert!(!v.pass);
+        assert!(v.headline().starts_with("carbon gate: FAIL p.toml: "));
+    }
+
+    #[test]
+    fn baseline_increase_is_relative_to_the_baseline_sci() {
+        // The same run for 10 h and 11 h: SCI per run grows by exactly 10 %.
+        let base = assessment(RUN);
+        let longer = assessment(&RUN.replace("hours = 10", "hours = 11"));
+        let pct = |p: f64| Budgets {
+            max_increase_pct: Some(p),
+            ..Budgets::default()
+        };
+        let v = evaluate(longer.clone(), Some(base.clone()), pct(10.0 + 1e-9)).unwrap();
+        assert!(v.pass, "{:?}", v.checks);
+        let v = evaluate(longer, Some(base), pct(9.99)).unwrap();
+        assert!(!v.pass);
+        assert!(
+            v.checks[0].detail.starts_with("+10.00 %"),
+            "{}",
+            v.checks[0].detail
+        );
+    }
+
+    #[test]
+    fn budgets_must_be_given_and_sane() {
+        let a = assessment(RUN);
+        assert!(matches!(
+            evaluate(a.clone(), None, Budgets::default()),
+            Err(Error::Usage(_))
+        ));
+        let negative = Budgets {
+            budget_per_unit: Some(-1.0),
+            ..Budgets::default()
+        };
+        assert!(matches!(evaluate(a, None, negative), Err(Error::Usage(_))));
+    }
+}
