@@ -361,6 +361,9 @@ pub fn assess(
             f.memory_fraction * 100.0
         ));
     } else {
+        // Known shortcoming: a bare-GPU plan has no host, so no CPU or memory energy, and no
+        // embodied emissions, because the factor tables hold embodied kg per server platform
+        // (instances.csv), not per GPU card. Plan on an instance type to count them.
         assumptions.push(
             "bare GPUs: no host CPU, memory or embodied emissions counted (an undercount)".into(),
         );

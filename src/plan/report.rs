@@ -198,6 +198,19 @@ pub fn figures(a: &Assessment, b: &Assessment) -> Vec<Figure> {
             Some(cb.amount),
         ));
     }
+    if let (Some(ya), Some(yb)) = (a.service_years, b.service_years) {
+        rows.push(("service life (years)".to_owned(), Some(ya), Some(yb)));
+        rows.push((
+            "total over the service life (t CO2e)".to_owned(),
+            Some(a.total_kg * ya / 1000.0),
+            Some(b.total_kg * yb / 1000.0),
+        ));
+        rows.push((
+            format!("cost over the service life ({cur})"),
+            a.cost.filter(|_| same_currency).map(|c| c * ya),
+            b.cost.filter(|_| same_currency).map(|c| c * yb),
+        ));
+    }
     rows.push((
         format!("SCI (kg CO2e per {})", a.functional_unit),
         Some(a.sci_kg_per_unit),
