@@ -376,8 +376,10 @@ pub fn assess(
         if let (Some(m), Some(w)) = (&gpu_name, w) {
             assumptions.push(format!(
                 "GPU {m}: {} W idle, {} W full load (gpu_watts.csv) → {watts_per_gpu:.1} W at \
-                 {gpu_util} %",
-                w.min_watts, w.max_watts
+                 {} %",
+                w.min_watts,
+                w.max_watts,
+                super::report::num(gpu_util)
             ));
         }
     }
