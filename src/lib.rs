@@ -6,7 +6,8 @@
 //! `carbonledger-factors`, [`ledger`] names the columns it adds, [`output`] and [`group`]
 //! write the ledger (as is, or as FOCUS columns by [`focus`]) or its totals, and
 //! [`reconcile`] proves that every row and every unit of cost arrived. [`run`] ties them
-//! together for `carbonledger estimate`.
+//! together for `carbonledger estimate`; [`plan`] answers the same
+//! questions for AI workloads that are not billed yet.
 
 pub mod error;
 pub mod estimate;
@@ -17,6 +18,7 @@ pub mod job;
 pub mod ledger;
 pub mod metrics;
 pub mod output;
+pub mod plan;
 pub mod progress;
 pub mod query;
 pub mod reconcile;

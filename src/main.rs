@@ -1,6 +1,7 @@
 //! The `carbonledger` command line. Data goes to stdout (or `--output`), logs and the
 //! reconciliation summary to stderr. Exit codes: 0 success, 1 bad input or a failed run,
-//! 2 a bad command line, 3 a reconciliation failure (a bug: nothing is written).
+//! 2 a bad command line, config or plan file, 3 a reconciliation failure (a bug: nothing is
+//! written). `carbonledger gate` alone: 0 within budget, 1 over budget, 2 anything else.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,86 @@ enum Command {
     Top(TopArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
     GenerateCur(GenerateArgs),
+    /// Plan AI workloads before they are billed: estimate one plan file or compare two.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Check a plan file against carbon budgets: exit 0 within, 1 over, 2 bad input.
+    Gate(GateArgs),
+}
+
+#[derive(Subcommand)]
+enum PlanCommand {
+    /// kWh, Scope 2 location and market, Scope 3 embodied, cost, SCI and the assumptions.
+    Estimate(PlanEstimateArgs),
+    /// Two plans side by side and the difference (B − A).
+    Compare(PlanCompareArgs),
+}
+
+#[derive(Args)]
+struct PlanEstimateArgs {
+    /// The plan file (TOML; README "Planning AI workloads").
+    plan: PathBuf,
+    #[command(flatten)]
+    options: PlanOptions,
+}
+
+#[derive(Args)]
+struct PlanCompareArgs {
+    /// Plan A (the reference).
+    a: PathBuf,
+    /// Plan B (compared with A).
+    b: PathBuf,
+    #[command(flatten)]
+    options: PlanOptions,
+}
+
+#[derive(Args)]
+struct GateArgs {
+    /// The plan file to check.
+    plan: PathBuf,
+    /// At most this many kg CO2e (Scope 2 location + Scope 3) per run, or per year of service.
+    #[arg(long, value_name = "KG")]
+    budget_kg: Option<f64>,
+    /// At most this many kg CO2e per functional unit (SCI: per run, or per R requests).
+    #[arg(long, value_name = "KG")]
+    budget_per_unit: Option<f64>,
+    /// A baseline plan, for --max-increase-pct.
+    #[arg(long, value_name = "FILE", requires = "max_increase_pct")]
+    baseline: Option<PathBuf>,
+    /// The plan's SCI may exceed the baseline's by at most this percentage.
+    #[arg(long, value_name = "PCT", requires = "baseline")]
+    max_increase_pct: Option<f64>,
+    #[command(flatten)]
+    options: PlanOptions,
+}
+
+#[derive(Args)]
+struct PlanOptions {
+    /// The ledger of `carbonledger run`, for the effective hourly rate of plans without
+    /// `hourly_price`.
+    #[arg(long, value_name = "DIR")]
+    ledger: Option<PathBuf>,
+    /// `default` (carbonledger's method) or `ccf` (Cloud Carbon Footprint's numbers).
+    #[arg(long, value_enum, default_value = "default")]
+    method: Method,
+    /// A factor-set folder laid out like `factors/default/`, replacing the embedded set.
+    #[arg(long, value_name = "DIR")]
+    factors: Option<PathBuf>,
+    /// `table` (text for people and CI logs) or `json`.
+    #[arg(long, value_enum, default_value = "table")]
+    format: PlanFormat,
+    /// Price the emissions (location-based + embodied) at this much per tonne CO2e.
+    #[arg(long, value_name = "PER_TONNE")]
+    carbon_price: Option<f64>,
+    /// The currency of --carbon-price [default: the plans' cost currency].
+    #[arg(long, value_name = "CODE", requires = "carbon_price")]
+    carbon_currency: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    Table,
+    Json,
 }
 
 #[derive(Args)]
@@ -309,6 +390,7 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let is_gate = matches!(cli.command, Command::Gate(_));
     let result = match cli.command {
         Command::Estimate(args) => estimate(*args),
         Command::Run(args) => run_job(args),
@@ -316,6 +398,9 @@ fn main() -> ExitCode {
         Command::Query(args) => query(args),
         Command::Top(args) => top(args),
         Command::GenerateCur(args) => generate(args),
+        Command::Plan(PlanCommand::Estimate(args)) => plan_estimate(args),
+        Command::Plan(PlanCommand::Compare(args)) => plan_compare(args),
+        Command::Gate(args) => gate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -328,7 +413,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
                 source = cause.source();
             }
-            ExitCode::from(exit_code(&error))
+            ExitCode::from(exit_code(&error, is_gate))
         }
     }
 }
@@ -360,9 +445,13 @@ fn limit_malloc_arenas() {
     }
 }
 
-/// The one place errors become exit codes.
-fn exit_code(error: &Error) -> u8 {
+/// The one place errors become exit codes. `gate`: 1 means over budget and nothing else, so
+/// every other failure of a gate (bad plan, budget, factor set, ledger) is 2.
+fn exit_code(error: &Error, gate: bool) -> u8 {
     match error {
+        Error::OverBudget(_) => 1,
+        _ if gate => 2,
+        Error::Plan(_) => 2,
         Error::Source(_) | Error::Factors(_) | Error::Output { .. } | Error::Polars { .. } => 1,
         Error::Locked(_) | Error::Sink(_) => 1,
         Error::Usage(_) | Error::Config(_) | Error::Query(_) => 2,
@@ -678,4 +767,128 @@ fn generate(args: GenerateArgs) -> Result<(), Error> {
         args.output.display()
     );
     Ok(())
+}
+
+/// The factor set of `--method` / `--factors`, and the current UTC year (the plans' default
+/// factor year).
+fn plan_factors(options: &PlanOptions) -> Result<(carbonledger_factors::FactorSet, i32), Error> {
+    let factors = match &options.factors {
+        Some(dir) => carbonledger_factors::FactorSet::from_dir(dir)?,
+        None => carbonledger_factors::FactorSet::embedded(options.method.factor_set_name())?,
+    };
+    Ok((factors, chrono::Utc::now().year()))
+}
+
+fn assess_plan(
+    file: &std::path::Path,
+    options: &PlanOptions,
+) -> Result<carbonledger::plan::Assessment, Error> {
+    let (factors, year) = plan_factors(options)?;
+    let plan = carbonledger::plan::load(file, year)?;
+    let mut assessment =
+        carbonledger::plan::assess(&plan, &factors, options.method, options.ledger.as_deref())?;
+    if let Some(price) = options.carbon_price {
+        if !price.is_finite() || price < 0.0 {
+            return Err(Error::Usage(format!(
+                "--carbon-price {price}: a price is zero or more"
+            )));
+        }
+        let currency = options
+            .carbon_currency
+            .clone()
+            .or_else(|| assessment.currency.clone())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--carbon-price needs --carbon-currency: {} has no cost currency",
+                    file.display()
+                ))
+            })?;
+        assessment.set_carbon_price(price, &currency);
+    }
+    Ok(assessment)
+}
+
+fn print_stdout(text: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|source| Error::Output {
+            path: "stdout".into(),
+            source,
+        })
+}
+
+fn json_text(value: &impl serde::Serialize) -> Result<String, Error> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::Output {
+        path: "stdout".into(),
+        source: std::io::Error::other(e),
+    })?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn plan_estimate(args: PlanEstimateArgs) -> Result<(), Error> {
+    let a = assess_plan(&args.plan, &args.options)?;
+    match args.options.format {
+        PlanFormat::Table => print_stdout(&carbonledger::plan::report::estimate_text(&a)),
+        PlanFormat::Json => print_stdout(&json_text(&a)?),
+    }
+}
+
+fn plan_compare(args: PlanCompareArgs) -> Result<(), Error> {
+    let a = assess_plan(&args.a, &args.options)?;
+    let b = assess_plan(&args.b, &args.options)?;
+    if a.kind != b.kind {
+        return Err(Error::Plan(format!(
+            "{} is a {} plan and {} a {} plan: compare two of the same kind",
+            a.file,
+            a.kind.as_str(),
+            b.file,
+            b.kind.as_str()
+        )));
+    }
+    match args.options.format {
+        PlanFormat::Table => print_stdout(&carbonledger::plan::report::compare_text(&a, &b)),
+        PlanFormat::Json => {
+            let figures = carbonledger::plan::report::figures(&a, &b);
+            let both = carbonledger::plan::report::Comparison {
+                a: &a,
+                b: &b,
+                figures,
+            };
+            print_stdout(&json_text(&both)?)
+        }
+    }
+}
+
+fn gate(args: GateArgs) -> Result<(), Error> {
+    let plan = assess_plan(&args.plan, &args.options)?;
+    let baseline = match &args.baseline {
+        Some(file) => Some(assess_plan(file, &args.options)?),
+        None => None,
+    };
+    let budgets = carbonledger::plan::gate::Budgets {
+        budget_kg: args.budget_kg,
+        budget_per_unit: args.budget_per_unit,
+        max_increase_pct: args.max_increase_pct,
+    };
+    let verdict = carbonledger::plan::gate::evaluate(plan, baseline, budgets)?;
+    match args.options.format {
+        PlanFormat::Table => {
+            print_stdout(&verdict.text())?;
+            // In GitHub Actions, an annotation on the run's summary page too.
+            if !verdict.pass && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                print_stdout(&format!(
+                    "::error title=carbon gate::{}\n",
+                    verdict.headline()
+                ))?;
+            }
+        }
+        PlanFormat::Json => print_stdout(&json_text(&verdict)?)?,
+    }
+    if verdict.pass {
+        Ok(())
+    } else {
+        Err(Error::OverBudget(verdict.headline()))
+    }
 }
