@@ -49,7 +49,9 @@ enum Command {
     Query(QueryArgs),
     /// The top services, regions, accounts or providers by emissions or kg CO2e per cost.
     Top(TopArgs),
-    /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
+    /// Write a synthetic bill of N lines: legacy CUR, GCP or Azure export (for trials and
+    /// benchmarks).
+    #[command(name = "generate", visible_alias = "generate-cur")]
     GenerateCur(GenerateArgs),
     /// Plan AI workloads before they are billed: estimate one plan file or compare two.
     #[command(subcommand)]
@@ -372,7 +374,10 @@ enum CostArg {
 
 #[derive(Args)]
 struct GenerateArgs {
-    /// Number of CUR lines (header not counted).
+    /// Which bill: an AWS legacy CUR, a GCP billing export or an Azure EA cost-details export.
+    #[arg(long, value_enum, default_value = "cur")]
+    kind: SynthKind,
+    /// Number of lines (header not counted).
     #[arg(long, default_value_t = 10_000)]
     lines: u64,
     /// Random seed; the same seed gives the same file.
@@ -381,9 +386,28 @@ struct GenerateArgs {
     /// Billing month, YYYY-MM.
     #[arg(long, default_value = "2026-10")]
     month: String,
-    /// Where to write the CSV.
+    /// Where to write the CSV (gzip-compressed when the name ends in `.gz`).
     #[arg(long, short)]
     output: PathBuf,
+}
+
+fn synthesize<W: std::io::Write>(
+    kind: SynthKind,
+    out: &mut W,
+    options: &carbonledger::synth::SynthOptions,
+) -> std::io::Result<carbonledger::synth::SynthSummary> {
+    match kind {
+        SynthKind::Cur => carbonledger::synth::write_cur(out, options),
+        SynthKind::Gcp => carbonledger::synth::write_gcp(out, options),
+        SynthKind::Azure => carbonledger::synth::write_azure(out, options),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SynthKind {
+    Cur,
+    Gcp,
+    Azure,
 }
 
 fn main() -> ExitCode {
@@ -759,11 +783,29 @@ fn generate(args: GenerateArgs) -> Result<(), Error> {
         path: path.clone(),
         source,
     })?;
-    let summary = carbonledger::synth::write_cur(std::io::BufWriter::new(file), &options)
-        .map_err(|source| Error::Output { path, source })?;
+    let gzip = args.output.extension().is_some_and(|e| e == "gz");
+    let io = |source| Error::Output {
+        path: path.clone(),
+        source,
+    };
+    let summary = if gzip {
+        let mut out = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::default(),
+        );
+        let summary = synthesize(args.kind, &mut out, &options).map_err(io)?;
+        std::io::Write::flush(&mut out.finish().map_err(io)?).map_err(io)?;
+        summary
+    } else {
+        let mut out = std::io::BufWriter::new(file);
+        let summary = synthesize(args.kind, &mut out, &options).map_err(io)?;
+        std::io::Write::flush(&mut out).map_err(io)?;
+        summary
+    };
     eprintln!(
-        "wrote {} CUR lines to {}",
+        "wrote {} {:?} lines to {}",
         summary.lines,
+        args.kind,
         args.output.display()
     );
     Ok(())

@@ -51,6 +51,9 @@ use std::io;
 
 use fastrand::Rng;
 
+mod other;
+pub use other::{write_azure, write_gcp};
+
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SynthOptions {

@@ -542,3 +542,71 @@ fn regenerate_sample_fixture() {
     gz.finish().expect("finish gzip");
     eprintln!("wrote {} ({summary:?})", path.display());
 }
+
+/// `carbonledger generate --kind gcp|azure`: files the GCP and Azure readers take whole, every
+/// line and every cent of the generated cost accounted for (rows read, cost in = cost out, as
+/// the reconciliation on stderr reports them), plain and gzip-compressed.
+#[test]
+fn generated_gcp_and_azure_exports_are_read_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (kind, name, cost_column) in [
+        ("gcp", "gcp.csv", "cost"),
+        ("azure", "azure.csv.gz", "Cost"),
+    ] {
+        let path = dir.path().join(name);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_carbonledger"))
+            .args([
+                "generate", "--kind", kind, "--lines", "2500", "--seed", "7", "--output",
+            ])
+            .arg(&path)
+            .output()
+            .expect("generate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut text = Vec::new();
+        let file = std::fs::File::open(&path).expect("generated file");
+        if name.ends_with(".gz") {
+            flate2::read::MultiGzDecoder::new(file)
+                .read_to_end(&mut text)
+                .expect("gzip");
+        } else {
+            std::io::BufReader::new(file)
+                .read_to_end(&mut text)
+                .expect("read");
+        }
+        let (hdr, rows) = parse(&text);
+        assert_eq!(rows.len(), 2500, "{kind}");
+        let at = col(&hdr, cost_column);
+        let cost: f64 = rows
+            .iter()
+            .map(|r| r[at].parse::<f64>().expect("cost"))
+            .sum();
+
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_carbonledger"))
+            .args(["estimate", "--provider", kind, "--input"])
+            .arg(&path)
+            .output()
+            .expect("estimate");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{kind}: {stderr}");
+        let figure = |label: &str| -> f64 {
+            let line = stderr
+                .lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("{kind}: no `{label}` in\n{stderr}"));
+            line.trim_start()[label.len()..]
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{kind}: {line}"))
+        };
+        assert_eq!(figure("rows read"), 2500.0, "{kind}");
+        assert!((figure("cost in") - cost).abs() < 1e-3, "{kind}: {stderr}");
+        assert!((figure("cost out") - cost).abs() < 1e-3, "{kind}: {stderr}");
+        // Most lines are usage the method quantifies.
+        assert!(figure("estimated") > 2000.0, "{kind}: {stderr}");
+    }
+}
