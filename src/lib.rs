@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod output;
 pub mod progress;
 pub mod reconcile;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod synth;

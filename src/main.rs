@@ -46,6 +46,8 @@ enum Command {
     Metrics(MetricsArgs),
     /// The top services, regions, accounts or providers by emissions or kg CO2e per cost.
     Top(TopArgs),
+    /// The monthly ESG report of the partitioned ledger: report.html, report.csv, report.json.
+    Report(ReportArgs),
     /// Write a synthetic legacy CUR of N lines (for trials and benchmarks).
     GenerateCur(GenerateArgs),
 }
@@ -67,6 +69,23 @@ struct TopArgs {
     limit: usize,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The ledger folder `carbonledger run` writes (`[ledger] path`).
+    #[arg(long, value_name = "DIR")]
+    ledger: PathBuf,
+    /// The billing month to report, YYYY-MM.
+    #[arg(long, value_name = "YYYY-MM")]
+    month: String,
+    /// Where to write report.html, report.csv and report.json (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    output_dir: PathBuf,
+    /// The factor-set folder a `[ledger] factors` run used, so the report can list its
+    /// sources (the embedded sets are known without it).
+    #[arg(long, value_name = "DIR")]
+    factors: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -291,6 +310,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_job(args),
         Command::Metrics(args) => metrics(args),
         Command::Top(args) => top(args),
+        Command::Report(args) => report(args),
         Command::GenerateCur(args) => generate(args),
     };
     match result {
@@ -340,7 +360,7 @@ fn limit_malloc_arenas() {
 fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Source(_) | Error::Factors(_) | Error::Output { .. } | Error::Polars { .. } => 1,
-        Error::Locked(_) | Error::Sink(_) => 1,
+        Error::Locked(_) | Error::Sink(_) | Error::NoData(_) => 1,
         Error::Usage(_) | Error::Config(_) => 2,
         Error::Reconciliation(_) => 3,
         Error::SourcesFailed { .. } => 4,
@@ -394,6 +414,31 @@ fn top(args: TopArgs) -> Result<(), Error> {
     let dest = carbonledger::output::Destination::new(None, args.format)?;
     carbonledger::output::write_all(&dest, args.format, &mut ranked)?;
     dest.commit()
+}
+
+fn report(args: ReportArgs) -> Result<(), Error> {
+    let Some(month) = carbonledger::job::config::Month::parse(&args.month) else {
+        return Err(Error::Usage(format!(
+            "--month {} is not YYYY-MM",
+            args.month
+        )));
+    };
+    if !args.ledger.is_dir() {
+        return Err(Error::Usage(format!(
+            "--ledger {}: no such folder (the `[ledger] path` of `carbonledger run`)",
+            args.ledger.display()
+        )));
+    }
+    let request = carbonledger::report::ReportRequest {
+        ledger: &args.ledger,
+        month,
+        factors: args.factors.as_deref(),
+    };
+    let report = carbonledger::report::build(&request)?;
+    for path in carbonledger::report::write(&report, &args.output_dir)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn metrics(args: MetricsArgs) -> Result<(), Error> {
