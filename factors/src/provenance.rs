@@ -1,9 +1,16 @@
 //! Where a factor set's numbers come from, summarised per data file: rows, data years,
-//! licences and the distinct `source` texts, read from the files' own provenance columns
-//! (`source`, `year`, `licence`, which every row must fill). Reports list these instead of
-//! typing sources into code.
+//! licences and the references the `source` texts cite, read from the files' own provenance
+//! columns (`source`, `year`, `licence`, which every row must fill). Reports list these
+//! instead of typing sources into code.
+//!
+//! A reference is a cited repository file, `owner/repo@commit path` (`path` when given), as
+//! the shipped sets write them; a source text citing none (a publication named in words)
+//! is its own reference. Row-specific detail after the reference (a region's city, a CPU
+//! model) is dropped, so a file of 500 rows from one repository lists one reference.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
 
 use crate::FactorError;
 
@@ -18,15 +25,37 @@ pub struct FileProvenance {
     pub years: Option<(i32, i32)>,
     /// The distinct `licence` values, sorted.
     pub licences: Vec<String>,
-    /// The distinct `source` texts with how many rows cite each, most cited first.
-    pub sources: Vec<SourceCount>,
+    /// How many distinct `source` texts the rows have.
+    pub distinct_sources: usize,
+    /// The references the sources cite, with how many rows cite each, most cited first.
+    pub references: Vec<SourceCount>,
 }
 
-/// One distinct `source` text and the rows citing it.
+/// One reference and the rows citing it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SourceCount {
-    pub source: String,
+    pub reference: String,
     pub rows: usize,
+}
+
+/// The references one source text cites (itself when it cites no repository file).
+fn references(source: &str) -> Vec<String> {
+    static CITED: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let cited = CITED.get_or_init(|| {
+        Regex::new(
+            r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[0-9a-f]{7,40}(?:\s+[A-Za-z0-9_./{},*-]+\.[A-Za-z]+)?",
+        )
+        .expect("a valid pattern")
+    });
+    let mut found: Vec<String> = cited
+        .find_iter(source)
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    found.dedup();
+    if found.is_empty() {
+        found.push(source.to_owned());
+    }
+    found
 }
 
 /// Summarises one CSV data file's provenance columns.
@@ -49,7 +78,8 @@ pub(crate) fn summarise(
         .clone();
     let at = |name: &str| header.iter().position(|h| h == name);
     let (source_at, year_at, licence_at) = (at("source"), at("year"), at("licence"));
-    let mut sources: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sources: BTreeSet<String> = BTreeSet::new();
+    let mut cited: BTreeMap<String, usize> = BTreeMap::new();
     let mut licences = BTreeSet::new();
     let mut years: Option<(i32, i32)> = None;
     let mut rows = 0;
@@ -57,7 +87,10 @@ pub(crate) fn summarise(
         let record = record.map_err(|e| invalid(i as u64 + 2, e.to_string()))?;
         rows += 1;
         if let Some(source) = source_at.and_then(|k| record.get(k)) {
-            *sources.entry(source.to_owned()).or_default() += 1;
+            sources.insert(source.to_owned());
+            for reference in references(source) {
+                *cited.entry(reference).or_default() += 1;
+            }
         }
         if let Some(licence) = licence_at.and_then(|k| record.get(k)) {
             licences.insert(licence.to_owned());
@@ -66,17 +99,22 @@ pub(crate) fn summarise(
             years = Some(years.map_or((year, year), |(lo, hi)| (lo.min(year), hi.max(year))));
         }
     }
-    let mut sources: Vec<SourceCount> = sources
+    let mut references: Vec<SourceCount> = cited
         .into_iter()
-        .map(|(source, rows)| SourceCount { source, rows })
+        .map(|(reference, rows)| SourceCount { reference, rows })
         .collect();
-    sources.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.source.cmp(&b.source)));
+    references.sort_by(|a, b| {
+        b.rows
+            .cmp(&a.rows)
+            .then_with(|| a.reference.cmp(&b.reference))
+    });
     Ok(FileProvenance {
         file: file.to_owned(),
         rows,
         years,
         licences: licences.into_iter().collect(),
-        sources,
+        distinct_sources: sources.len(),
+        references,
     })
 }
 
@@ -85,19 +123,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_sources_years_and_licences() {
-        let text = "a,source,year,licence\n1,X,2021,MIT\n2,Y,2024,MIT\n3,X,2019,CC-BY-4.0\n";
+    fn cited_files_are_counted_once_per_row() {
+        let text = "a,source,year,licence\n\
+                    1,o/r@abcdef1 data/a.csv (x); Taipei,2021,MIT\n\
+                    2,o/r@abcdef1 data/a.csv (x); Tokyo,2024,MIT\n\
+                    3,A report in words,2019,CC-BY-4.0\n";
         let p = summarise("t.csv", "here", text).expect("parses");
         assert_eq!(p.rows, 3);
         assert_eq!(p.years, Some((2019, 2024)));
         assert_eq!(p.licences, ["CC-BY-4.0", "MIT"]);
-        // X is cited twice, Y once: X first.
+        assert_eq!(p.distinct_sources, 3);
+        // Rows 1 and 2 cite one repository file (the city dropped); row 3 names no file.
         let got: Vec<(&str, usize)> = p
-            .sources
+            .references
             .iter()
-            .map(|s| (s.source.as_str(), s.rows))
+            .map(|s| (s.reference.as_str(), s.rows))
             .collect();
-        assert_eq!(got, [("X", 2), ("Y", 1)]);
+        assert_eq!(
+            got,
+            [("o/r@abcdef1 data/a.csv", 2), ("A report in words", 1)]
+        );
     }
 
     #[test]
@@ -106,10 +151,10 @@ mod tests {
         let files: Vec<&str> = set.provenance.iter().map(|p| p.file.as_str()).collect();
         assert_eq!(files.len(), 9, "{files:?}");
         assert!(files.contains(&"grid_location.csv"));
-        // Every row of every file names a source, so the counts add up to the rows.
+        // Every row of every file names a source, so each row cites at least one reference.
         for p in &set.provenance {
-            let cited: usize = p.sources.iter().map(|s| s.rows).sum();
-            assert_eq!(cited, p.rows, "{}", p.file);
+            let cited: usize = p.references.iter().map(|s| s.rows).sum();
+            assert!(cited >= p.rows && p.rows > 0, "{}", p.file);
             assert!(!p.licences.is_empty(), "{}", p.file);
         }
     }

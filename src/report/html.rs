@@ -598,7 +598,7 @@ fn goal_and_scope(o: &mut String, r: &Report) {
             o,
             "<p><b>{}</b>, version {} (method {}), {} rows. {}</p>\
              <table class=\"factor-files\"><tr><th>File</th><th>Rows</th><th>Data years</th>\
-             <th>Licences</th><th>Sources</th></tr>",
+             <th>Licences</th><th>Sources cited</th></tr>",
             escape(s.name.as_deref().unwrap_or("")),
             escape(s.version.as_deref().unwrap_or("")),
             escape(s.method.as_deref().unwrap_or("")),
@@ -610,23 +610,24 @@ fn goal_and_scope(o: &mut String, r: &Report) {
                 .years
                 .map_or_else(|| "—".into(), |(a, b)| format!("{a}–{b}"));
             let mut sources = String::new();
-            for src in &f.sources {
+            for src in &f.references {
                 let _ = write!(
                     sources,
                     "<li>{} ({} rows)</li>",
-                    escape(&src.source),
+                    escape(&src.reference),
                     src.rows
                 );
             }
             let _ = write!(
                 o,
                 "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{years}</td>\
-                 <td>{}</td><td><details><summary>{} distinct</summary><ul>{sources}</ul>\
-                 </details></td></tr>",
+                 <td>{}</td><td><details><summary>{} references ({} distinct source \
+                 texts)</summary><ul>{sources}</ul></details></td></tr>",
                 escape(&f.file),
                 f.rows,
                 escape(&f.licences.join(", ")),
-                f.sources.len(),
+                f.references.len(),
+                f.distinct_sources,
             );
         }
         o.push_str("</table>");

@@ -867,6 +867,13 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
         let path = dir.join(name);
         let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
         std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(io(&path))?;
+        // A report is for reading: rw-r--r-- (umask permitting), not the temp file's rw-------.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::Permissions::from_mode(0o644);
+            temp.as_file().set_permissions(mode).map_err(io(&path))?;
+        }
         temp.persist(&path).map_err(|e| io(&path)(e.error))?;
         written.push(path);
     }
