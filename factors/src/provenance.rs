@@ -42,9 +42,10 @@ pub struct SourceCount {
 fn references(source: &str) -> Vec<String> {
     static CITED: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     let cited = CITED.get_or_init(|| {
-        Regex::new(
-            r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[0-9a-f]{7,40}(?:\s+[A-Za-z0-9_./{},*-]+\.[A-Za-z]+)?",
-        )
+        Regex::new(concat!(
+            r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[0-9a-f]{7,40}",
+            r"(?:\s+[A-Za-z0-9_./{},*-]+\.[A-Za-z]+)?"
+        ))
         .expect("a valid pattern")
     });
     let mut found: Vec<String> = cited

@@ -1,19 +1,25 @@
 //! `report.csv`: the report's figures in long format, one figure a line:
 //! `section,dimension,key,metric,value,unit`.
 //!
-//! | section | dimension | key | metrics |
-//! |---|---|---|---|
-//! | `totals` | `all` | `all` | the [`Figures`] below |
-//! | `by_provider`, `by_region`, `by_service`, `by_account` | `provider`, `region`, `service`, `account` | the group | [`Figures`] |
-//! | `trend` | `month` | `YYYY-MM` | `rows`, then [`Figures`] when the month has rows |
-//! | `movers_service`, `movers_account` | `service`, `account` | the group | `current_kg`, `previous_kg`, `change_kg`, `change_percent` |
-//! | `intensity` | `provider` | `all` or a provider | `cost`, `emissions_kg`, `kg_per_cost` |
-//! | `data_quality` | `estimate_kind` | `estimated`, `ratio`, `excluded` | [`Figures`], `positive_cost_share` |
-//! | `data_quality` | `all` | `all` | `ratio_energy_share` |
-//! | `excluded` | `exclusion_reason` | the reason | `rows`, `cost` |
-//! | `uncertainty` | `all` | `all` | `energy_low_kwh` … `emissions_high_kg` |
-//! | `factor_sets` | `factor_set` | `name version` | `rows` |
-//! | `grid_factors` | `provider/region/year` | e.g. `gcp/us-central1/2024` | `kg_per_kwh`, `energy_kwh` |
+//! Sections (dimension: keys — metrics):
+//!
+//! * `totals` (`all`: `all`) — the [`Figures`] below;
+//! * `by_provider`, `by_region`, `by_service`, `by_account` (`provider`, `region`,
+//!   `service`, `account`: each group) — [`Figures`];
+//! * `trend` (`month`: `YYYY-MM`) — `rows`, then [`Figures`] when the month has rows;
+//! * `movers_service`, `movers_account` (`service`, `account`: each mover) — `current_kg`,
+//!   `previous_kg`, `change_kg`, `change_percent`;
+//! * `intensity` (`provider`: `all` or a provider) — `cost`, `emissions_kg`, `kg_per_cost`
+//!   (unit `kg CO2e per USD`, …), one set per currency;
+//! * `data_quality` (`estimate_kind`: `estimated`, `ratio`, `excluded`) — [`Figures`] and
+//!   `positive_cost_share` per currency; (`all`: `all`) — `ratio_energy_share`;
+//! * `excluded` (`exclusion_reason`: each reason) — `rows`, `cost` per currency;
+//! * `uncertainty` (`all`: `all`) — `energy_low_kwh`, `energy_high_kwh`,
+//!   `scope2_location_low_kg`, `scope2_location_high_kg`, `emissions_low_kg`,
+//!   `emissions_high_kg`;
+//! * `factor_sets` (`factor_set`: `name version`) — `rows`;
+//! * `grid_factors` (`provider/region/year`: e.g. `gcp/us-central1/2024`) — `kg_per_kwh`,
+//!   `energy_kwh`.
 //!
 //! [`Figures`] are `rows`, `energy_kwh`, `scope2_location_kg`, `scope2_market_kg_covered`,
 //! `market_covered_energy_kwh`, `market_coverage`, `scope2_market_kg_with_fallback`,

@@ -220,7 +220,7 @@ fn totals(o: &mut String, r: &Report) {
     let bars = vec![
         ("Scope 2 location-based".to_owned(), t.scope2_location_kg),
         (
-            "Scope 2 market-based (with fallback)".to_owned(),
+            "Scope 2 market (fallback)".to_owned(),
             t.scope2_market_kg_with_fallback,
         ),
         ("Scope 3 embodied".to_owned(), t.scope3_embodied_kg),
@@ -439,7 +439,7 @@ fn quality(o: &mut String, r: &Report) {
         let label = match k.kind.as_str() {
             "estimated" => "from physical usage",
             "ratio" => "by ratio (cost or usage of known rows)",
-            _ => "excluded (no estimate)",
+            _ => "no estimate (no physical usage, or usage the method leaves out)",
         };
         let shares = k
             .positive_cost_share
@@ -621,8 +621,8 @@ fn goal_and_scope(o: &mut String, r: &Report) {
             let _ = write!(
                 o,
                 "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{years}</td>\
-                 <td>{}</td><td><details><summary>{} references ({} distinct source \
-                 texts)</summary><ul>{sources}</ul></details></td></tr>",
+                 <td>{}</td><td><details><summary>references: {} (distinct source \
+                 texts: {})</summary><ul>{sources}</ul></details></td></tr>",
                 escape(&f.file),
                 f.rows,
                 escape(&f.licences.join(", ")),
