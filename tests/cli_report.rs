@@ -202,6 +202,9 @@ fn check_figures(json: &Value, rows: &[&Row], what: &str) {
 /// metric, unit; value: the number, or None for an empty value.
 type Lines = BTreeMap<(String, String, String, String, String), Vec<Option<f64>>>;
 
+/// Adds one expected line: section, dimension, key, metric, value, unit.
+type Push<'a> = dyn FnMut(&str, &str, &str, &str, Option<f64>, &str) + 'a;
+
 fn expected_lines(r: &Value) -> Lines {
     let mut out: Lines = BTreeMap::new();
     let mut push = |s: &str, d: &str, k: &str, m: &str, v: Option<f64>, u: &str| {
@@ -209,11 +212,7 @@ fn expected_lines(r: &Value) -> Lines {
             .or_default()
             .push(v);
     };
-    let figures = |push: &mut dyn FnMut(&str, &str, &str, &str, Option<f64>, &str),
-                   s: &str,
-                   d: &str,
-                   k: &str,
-                   v: &Value| {
+    let figures = |push: &mut Push<'_>, s: &str, d: &str, k: &str, v: &Value| {
         let metrics = [
             ("rows", "rows"),
             ("energy_kwh", "kWh"),
@@ -650,7 +649,7 @@ fn the_monthly_report_matches_the_ledger() {
             let cur = s["currency"].as_str().expect("currency");
             let positive = |x: &&&Row| x.currency == cur && x.cost > 0.0;
             let total: f64 = october.iter().filter(positive).map(|x| x.cost).sum();
-            let part: f64 = of.iter().filter(|x| positive(&x)).map(|x| x.cost).sum();
+            let part: f64 = of.iter().filter(|x| positive(x)).map(|x| x.cost).sum();
             close(
                 f(s, "share"),
                 part / total,

@@ -282,10 +282,33 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
     }
     window.reverse();
     let window_names: Vec<String> = window.iter().map(Month::to_string).collect();
-    // Only the trend window (`YYYY-MM` strings order as months do; it holds the previous
-    // month too), so older partitions' rows are not carried.
+    let columns = [
+        ucol::PROVIDER,
+        ucol::REGION,
+        ucol::SERVICE,
+        ucol::USAGE_ACCOUNT,
+        ucol::CURRENCY,
+        ucol::COST,
+        ucol::EXCLUSION_REASON,
+        lcol::METHOD,
+        lcol::FACTOR_SET,
+        lcol::ESTIMATE_KIND,
+        lcol::CPU_KWH,
+        lcol::GPU_KWH,
+        lcol::ENERGY_KWH,
+        lcol::GRID_KG_PER_KWH,
+        lcol::GRID_YEAR,
+        lcol::SCOPE2_LOCATION_KG,
+        lcol::SCOPE2_MARKET_KG,
+        lcol::SCOPE3_EMBODIED_KG,
+    ];
+    let mut keep: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
+    keep.push(month_of().alias("month"));
+    // The columns the report reads, of the trend window only (`YYYY-MM` strings order as
+    // months do; the window holds the previous month too): older partitions and the other
+    // ledger columns are never held in memory.
     let ledger = ledger
-        .with_column(month_of().alias("month"))
+        .select(keep)
         .filter(
             col("month")
                 .gt_eq(lit(window_names[0].clone()))
