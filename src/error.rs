@@ -30,6 +30,9 @@ pub enum Error {
         #[source]
         source: PolarsError,
     },
+    /// The ledger has no rows for what was asked (a report month it does not hold).
+    #[error("{0}")]
+    NoData(String),
     /// The batch job's configuration file is missing, malformed or inconsistent.
     #[error("{0}")]
     Config(String),

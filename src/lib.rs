@@ -22,6 +22,7 @@ pub mod plan;
 pub mod progress;
 pub mod query;
 pub mod reconcile;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod synth;

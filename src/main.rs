@@ -49,6 +49,8 @@ enum Command {
     Query(QueryArgs),
     /// The top services, regions, accounts or providers by emissions or kg CO2e per cost.
     Top(TopArgs),
+    /// The monthly ESG report of the partitioned ledger: report.html, report.csv, report.json.
+    Report(ReportArgs),
     /// Write a synthetic bill of N lines: legacy CUR, GCP or Azure export (for trials and
     /// benchmarks).
     #[command(name = "generate", visible_alias = "generate-cur")]
@@ -173,6 +175,23 @@ struct TopArgs {
     limit: usize,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The ledger folder `carbonledger run` writes (`[ledger] path`).
+    #[arg(long, value_name = "DIR")]
+    ledger: PathBuf,
+    /// The billing month to report, YYYY-MM.
+    #[arg(long, value_name = "YYYY-MM")]
+    month: String,
+    /// Where to write report.html, report.csv and report.json (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    output_dir: PathBuf,
+    /// The factor-set folder a `[ledger] factors` run used, so the report can list its
+    /// sources (the embedded sets are known without it).
+    #[arg(long, value_name = "DIR")]
+    factors: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -421,6 +440,7 @@ fn main() -> ExitCode {
         Command::Metrics(args) => metrics(args),
         Command::Query(args) => query(args),
         Command::Top(args) => top(args),
+        Command::Report(args) => report(args),
         Command::GenerateCur(args) => generate(args),
         Command::Plan(PlanCommand::Estimate(args)) => plan_estimate(args),
         Command::Plan(PlanCommand::Compare(args)) => plan_compare(args),
@@ -477,7 +497,7 @@ fn exit_code(error: &Error, gate: bool) -> u8 {
         _ if gate => 2,
         Error::Plan(_) => 2,
         Error::Source(_) | Error::Factors(_) | Error::Output { .. } | Error::Polars { .. } => 1,
-        Error::Locked(_) | Error::Sink(_) => 1,
+        Error::Locked(_) | Error::Sink(_) | Error::NoData(_) => 1,
         Error::Usage(_) | Error::Config(_) | Error::Query(_) => 2,
         Error::Reconciliation(_) => 3,
         Error::SourcesFailed { .. } => 4,
@@ -553,6 +573,31 @@ fn top(args: TopArgs) -> Result<(), Error> {
     let dest = carbonledger::output::Destination::new(None, args.format)?;
     carbonledger::output::write_all(&dest, args.format, &mut ranked)?;
     dest.commit()
+}
+
+fn report(args: ReportArgs) -> Result<(), Error> {
+    let Some(month) = carbonledger::job::config::Month::parse(&args.month) else {
+        return Err(Error::Usage(format!(
+            "--month {} is not YYYY-MM",
+            args.month
+        )));
+    };
+    if !args.ledger.is_dir() {
+        return Err(Error::Usage(format!(
+            "--ledger {}: no such folder (the `[ledger] path` of `carbonledger run`)",
+            args.ledger.display()
+        )));
+    }
+    let request = carbonledger::report::ReportRequest {
+        ledger: &args.ledger,
+        month,
+        factors: args.factors.as_deref(),
+    };
+    let report = carbonledger::report::build(&request)?;
+    for path in carbonledger::report::write(&report, &args.output_dir)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn metrics(args: MetricsArgs) -> Result<(), Error> {

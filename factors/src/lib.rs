@@ -8,9 +8,11 @@
 //! kWh per GB (network); kg CO2e per kWh (grid); kg CO2e per server (embodied); hours (lifespan).
 
 mod load;
+mod provenance;
 mod tables;
 
 pub use load::{FactorError, embedded_set_names};
+pub use provenance::{FileProvenance, SourceCount};
 pub use tables::{
     Coefficients, CpuWatts, FactorSet, GpuWatts, GridFactor, Instance, ReplicationRule, RuleMatch,
     SetMeta,

@@ -158,6 +158,10 @@ fn parse_set(
     for (_, row) in rows::<BurstableRow>(&name("burstable.csv"), &burstable_text)? {
         burstable.insert((row.provider, row.instance_type), row.baseline_percent);
     }
+    let mut provenance = Vec::new();
+    for file in DATA_FILES {
+        provenance.push(crate::provenance::summarise(file, origin, &read(file)?)?);
+    }
 
     let mut set = FactorSet {
         meta,
@@ -170,12 +174,26 @@ fn parse_set(
         replication,
         instances,
         burstable,
+        provenance,
     };
     for rows in set.pue.values_mut() {
         rows.sort_by_key(|(year, _)| *year);
     }
     Ok(set)
 }
+
+/// A set's data files (besides `set.toml`), in the order provenance lists them.
+const DATA_FILES: [&str; 9] = [
+    "coefficients.csv",
+    "cpu_watts.csv",
+    "gpu_watts.csv",
+    "pue.csv",
+    "grid_location.csv",
+    "grid_market.csv",
+    "replication.csv",
+    "instances.csv",
+    "burstable.csv",
+];
 
 /// The columns every factor row must fill: where the number comes from, its year, its licence.
 const PROVENANCE: [&str; 3] = ["source", "year", "licence"];

@@ -135,6 +135,8 @@ pub struct FactorSet {
     pub(crate) replication: HashMap<Key, Vec<ReplicationRule>>,
     pub(crate) instances: HashMap<Key, Instance>,
     pub(crate) burstable: HashMap<Key, f64>,
+    /// Each data file's rows, years, licences and sources (`set.toml` aside), file order.
+    pub provenance: Vec<crate::FileProvenance>,
 }
 
 /// The architecture name of a provider's fallback row in `cpu_watts.csv`.
@@ -146,6 +148,20 @@ impl FactorSet {
     /// `name version`, as written into every ledger row.
     pub fn label(&self) -> String {
         format!("{} {}", self.meta.name, self.meta.version)
+    }
+
+    /// Every row of `cpu_watts.csv`: (provider, architecture, watts per vCPU).
+    pub fn cpu_watts_rows(&self) -> impl Iterator<Item = (&str, &str, CpuWatts)> {
+        self.cpu
+            .iter()
+            .map(|((p, a), w)| (p.as_str(), a.as_str(), *w))
+    }
+
+    /// Every row of `gpu_watts.csv`: (provider, GPU model, watts per GPU).
+    pub fn gpu_watts_rows(&self) -> impl Iterator<Item = (&str, &str, GpuWatts)> {
+        self.gpu
+            .iter()
+            .map(|((p, m), w)| (p.as_str(), m.as_str(), *w))
     }
 
     pub fn cpu_watts(&self, provider: &str, architecture: &str) -> Option<CpuWatts> {

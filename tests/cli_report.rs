@@ -1,0 +1,937 @@
+//! `carbonledger report --month YYYY-MM`, as a user runs it after `carbonledger run`, on a
+//! ledger of four months and two providers built by the real job from the fixtures: the
+//! embedded AWS sample CUR (October 2026: estimated, ratio and excluded rows), a synthetic CUR
+//! of September 2026 (`generate-cur`), and the GCP export fixture moved to October and July
+//! 2026 (market factors, two currencies, a service renamed to `Compute <Engine> & "Co"`).
+//!
+//! Every figure of `report.json` is compared with a computation done here, row by row, from
+//! the partition files; `report.csv` must hold exactly the JSON's figures; `report.html`
+//! must show the JSON's totals, escape names, and reference nothing outside itself.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use polars::prelude::*;
+use serde_json::Value;
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
+}
+
+fn carbonledger(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("carbonledger")
+        .expect("binary")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = carbonledger(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// One ledger row, the columns the report reads.
+#[derive(Debug, Clone)]
+struct Row {
+    month: String,
+    provider: String,
+    service: String,
+    account: String,
+    region: String,
+    currency: String,
+    kind: String,
+    reason: Option<String>,
+    factor_set: String,
+    cost: f64,
+    energy: f64,
+    cpu: f64,
+    gpu: f64,
+    s2: f64,
+    market: Option<f64>,
+    s3: f64,
+}
+
+/// Every row of every partition file under `ledger`.
+fn ledger_rows(ledger: &Path) -> Vec<Row> {
+    let mut out = Vec::new();
+    let mut stack = vec![ledger.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).expect("dir").filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() && !path.ends_with("_carbonledger") {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "parquet") {
+                continue;
+            }
+            let df = ParquetReader::new(fs::File::open(&path).expect("open"))
+                .finish()
+                .expect("parquet");
+            let text = |c: &str| -> Vec<Option<String>> {
+                let col = df.column(c).expect(c).cast(&DataType::String).expect(c);
+                let s = col.str().expect(c);
+                s.iter().map(|v| v.map(str::to_owned)).collect()
+            };
+            let num = |c: &str| -> Vec<Option<f64>> {
+                let col = df.column(c).expect(c).cast(&DataType::Float64).expect(c);
+                col.f64().expect(c).iter().collect()
+            };
+            // The month of period_start: days since 1970-01-01, then the calendar.
+            let days = df
+                .column("period_start")
+                .and_then(|c| c.cast(&DataType::Date))
+                .and_then(|c| c.cast(&DataType::Int32))
+                .expect("period_start");
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+            let start: Vec<String> = days
+                .i32()
+                .expect("days")
+                .iter()
+                .map(|d| {
+                    let day = epoch + chrono::Duration::days(i64::from(d.expect("a start")));
+                    day.format("%Y-%m").to_string()
+                })
+                .collect();
+            let (provider, service) = (text("provider"), text("service"));
+            let (account, region, currency) =
+                (text("usage_account"), text("region"), text("currency"));
+            let (kind, reason, set) = (
+                text("estimate_kind"),
+                text("exclusion_reason"),
+                text("factor_set"),
+            );
+            let (cost, energy, cpu, gpu) = (
+                num("cost"),
+                num("energy_kwh"),
+                num("cpu_kwh"),
+                num("gpu_kwh"),
+            );
+            let (s2, market, s3) = (
+                num("scope2_location_kg"),
+                num("scope2_market_kg"),
+                num("scope3_embodied_kg"),
+            );
+            for i in 0..df.height() {
+                let v = |c: &[Option<String>]| c[i].clone().unwrap_or_default();
+                out.push(Row {
+                    month: start[i].clone(),
+                    provider: v(&provider),
+                    service: v(&service),
+                    account: account[i].clone().unwrap_or_else(|| "(none)".into()),
+                    region: region[i].clone().unwrap_or_else(|| "global".into()),
+                    currency: v(&currency),
+                    kind: v(&kind),
+                    reason: reason[i].clone(),
+                    factor_set: v(&set),
+                    cost: cost[i].unwrap_or(0.0),
+                    energy: energy[i].unwrap_or(0.0),
+                    cpu: cpu[i].unwrap_or(0.0),
+                    gpu: gpu[i].unwrap_or(0.0),
+                    s2: s2[i].unwrap_or(0.0),
+                    market: market[i],
+                    s3: s3[i].unwrap_or(0.0),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn close(got: f64, want: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1e-9),
+        "{what}: report {got}, computed {want}"
+    );
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+/// Checks a JSON figures object against the rows it covers.
+fn check_figures(json: &Value, rows: &[&Row], what: &str) {
+    assert_eq!(
+        json["rows"].as_u64(),
+        Some(rows.len() as u64),
+        "{what} rows"
+    );
+    let sum = |g: &dyn Fn(&Row) -> f64| rows.iter().map(|r| g(r)).sum::<f64>();
+    let energy = sum(&|r| r.energy);
+    close(f(json, "energy_kwh"), energy, &format!("{what} kWh"));
+    close(f(json, "scope2_location_kg"), sum(&|r| r.s2), what);
+    close(f(json, "scope3_embodied_kg"), sum(&|r| r.s3), what);
+    close(f(json, "emissions_kg"), sum(&|r| r.s2 + r.s3), what);
+    let covered = sum(&|r| r.market.unwrap_or(0.0));
+    close(f(json, "scope2_market_kg_covered"), covered, what);
+    let covered_kwh = sum(&|r| if r.market.is_some() { r.energy } else { 0.0 });
+    close(f(json, "market_covered_energy_kwh"), covered_kwh, what);
+    // Never a null counted as 0: rows without a market factor take their location value.
+    let fallback = sum(&|r| r.market.unwrap_or(r.s2));
+    close(f(json, "scope2_market_kg_with_fallback"), fallback, what);
+    if energy > 0.0 {
+        close(f(json, "market_coverage"), covered_kwh / energy, what);
+    } else {
+        assert!(json["market_coverage"].is_null(), "{what}");
+    }
+    let mut cost: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in rows {
+        *cost.entry(&r.currency).or_default() += r.cost;
+    }
+    let got = json["cost"].as_array().expect("cost list");
+    assert_eq!(got.len(), cost.len(), "{what} currencies: {got:?}");
+    for (c, (currency, amount)) in got.iter().zip(&cost) {
+        assert_eq!(c["currency"].as_str(), Some(*currency), "{what}");
+        close(f(c, "amount"), *amount, &format!("{what} {currency}"));
+    }
+}
+
+/// The CSV lines the JSON's figures make, by the layout `report.csv` documents; built here
+/// from the JSON, independently of the crate's writer. Key: section, dimension, key,
+/// metric, unit; value: the number, or None for an empty value.
+type Lines = BTreeMap<(String, String, String, String, String), Vec<Option<f64>>>;
+
+/// Adds one expected line: section, dimension, key, metric, value, unit.
+type Push<'a> = dyn FnMut(&str, &str, &str, &str, Option<f64>, &str) + 'a;
+
+fn expected_lines(r: &Value) -> Lines {
+    let mut out: Lines = BTreeMap::new();
+    let mut push = |s: &str, d: &str, k: &str, m: &str, v: Option<f64>, u: &str| {
+        out.entry((s.into(), d.into(), k.into(), m.into(), u.into()))
+            .or_default()
+            .push(v);
+    };
+    let figures = |push: &mut Push<'_>, s: &str, d: &str, k: &str, v: &Value| {
+        let metrics = [
+            ("rows", "rows"),
+            ("energy_kwh", "kWh"),
+            ("scope2_location_kg", "kg CO2e"),
+            ("scope2_market_kg_covered", "kg CO2e"),
+            ("market_covered_energy_kwh", "kWh"),
+            ("market_coverage", "share"),
+            ("scope2_market_kg_with_fallback", "kg CO2e"),
+            ("scope3_embodied_kg", "kg CO2e"),
+            ("emissions_kg", "kg CO2e"),
+        ];
+        for (m, u) in metrics {
+            push(s, d, k, m, v[m].as_f64(), u);
+        }
+        for c in v["cost"].as_array().expect("cost") {
+            let cur = c["currency"].as_str().expect("currency");
+            push(s, d, k, "cost", c["amount"].as_f64(), cur);
+        }
+    };
+    figures(&mut push, "totals", "all", "all", &r["totals"]);
+    for (section, dim) in [
+        ("by_provider", "provider"),
+        ("by_region", "region"),
+        ("by_service", "service"),
+        ("by_account", "account"),
+    ] {
+        for g in r[section].as_array().expect(section) {
+            figures(&mut push, section, dim, g["key"].as_str().expect("key"), g);
+        }
+    }
+    for t in r["trend"].as_array().expect("trend") {
+        let m = t["month"].as_str().expect("month");
+        if t["figures"].is_null() {
+            push("trend", "month", m, "rows", t["rows"].as_f64(), "rows");
+        } else {
+            figures(&mut push, "trend", "month", m, &t["figures"]);
+        }
+    }
+    for (section, dim, list) in [
+        ("movers_service", "service", "by_service"),
+        ("movers_account", "account", "by_account"),
+    ] {
+        for m in r["movers"][list].as_array().expect("movers") {
+            let k = m["key"].as_str().expect("key");
+            for metric in ["current_kg", "previous_kg", "change_kg"] {
+                push(section, dim, k, metric, m[metric].as_f64(), "kg CO2e");
+            }
+            push(
+                section,
+                dim,
+                k,
+                "change_percent",
+                m["change_percent"].as_f64(),
+                "percent",
+            );
+        }
+    }
+    for i in r["intensity"].as_array().expect("intensity") {
+        let (p, c) = (
+            i["provider"].as_str().expect("p"),
+            i["currency"].as_str().expect("c"),
+        );
+        push("intensity", "provider", p, "cost", i["cost"].as_f64(), c);
+        push(
+            "intensity",
+            "provider",
+            p,
+            "emissions_kg",
+            i["emissions_kg"].as_f64(),
+            "kg CO2e",
+        );
+        let per = format!("kg CO2e per {c}");
+        push(
+            "intensity",
+            "provider",
+            p,
+            "kg_per_cost",
+            i["kg_per_cost"].as_f64(),
+            &per,
+        );
+    }
+    let q = &r["data_quality"];
+    for k in q["by_kind"].as_array().expect("kinds") {
+        let kind = k["kind"].as_str().expect("kind");
+        figures(&mut push, "data_quality", "estimate_kind", kind, k);
+        for s in k["positive_cost_share"].as_array().expect("shares") {
+            let unit = format!(
+                "share of positive {} cost",
+                s["currency"].as_str().expect("c")
+            );
+            push(
+                "data_quality",
+                "estimate_kind",
+                kind,
+                "positive_cost_share",
+                s["share"].as_f64(),
+                &unit,
+            );
+        }
+    }
+    push(
+        "data_quality",
+        "all",
+        "all",
+        "ratio_energy_share",
+        q["ratio_energy_share"].as_f64(),
+        "share",
+    );
+    for e in q["excluded"].as_array().expect("excluded") {
+        let reason = e["reason"].as_str().expect("reason");
+        push(
+            "excluded",
+            "exclusion_reason",
+            reason,
+            "rows",
+            e["rows"].as_f64(),
+            "rows",
+        );
+        for c in e["cost"].as_array().expect("cost") {
+            let cur = c["currency"].as_str().expect("currency");
+            push(
+                "excluded",
+                "exclusion_reason",
+                reason,
+                "cost",
+                c["amount"].as_f64(),
+                cur,
+            );
+        }
+    }
+    if let Some(u) = q["uncertainty"].as_object() {
+        for (m, unit) in [
+            ("energy_low_kwh", "kWh"),
+            ("energy_high_kwh", "kWh"),
+            ("scope2_location_low_kg", "kg CO2e"),
+            ("scope2_location_high_kg", "kg CO2e"),
+            ("emissions_low_kg", "kg CO2e"),
+            ("emissions_high_kg", "kg CO2e"),
+        ] {
+            push("uncertainty", "all", "all", m, u[m].as_f64(), unit);
+        }
+    }
+    let g = &r["goal_and_scope"];
+    for s in g["factor_sets"].as_array().expect("sets") {
+        let label = s["label"].as_str().expect("label");
+        push(
+            "factor_sets",
+            "factor_set",
+            label,
+            "rows",
+            s["rows"].as_f64(),
+            "rows",
+        );
+    }
+    for x in g["grid_factors"].as_array().expect("grid") {
+        let key = format!(
+            "{}/{}/{}",
+            x["provider"].as_str().expect("p"),
+            x["region"].as_str().expect("r"),
+            x["year"]
+        );
+        let d = "provider/region/year";
+        push(
+            "grid_factors",
+            d,
+            &key,
+            "kg_per_kwh",
+            x["kg_per_kwh"].as_f64(),
+            "kg CO2e per kWh",
+        );
+        push(
+            "grid_factors",
+            d,
+            &key,
+            "energy_kwh",
+            x["energy_kwh"].as_f64(),
+            "kWh",
+        );
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| a.partial_cmp(b).expect("numbers"));
+    }
+    out
+}
+
+fn csv_lines(text: &str) -> Lines {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        header,
+        ["section", "dimension", "key", "metric", "value", "unit"]
+    );
+    let mut out: Lines = BTreeMap::new();
+    for record in reader.records() {
+        let r = record.expect("line");
+        let value = (!r[4].is_empty()).then(|| r[4].parse::<f64>().expect("a number"));
+        out.entry((
+            r[0].into(),
+            r[1].into(),
+            r[2].into(),
+            r[3].into(),
+            r[5].into(),
+        ))
+        .or_default()
+        .push(value);
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| a.partial_cmp(b).expect("numbers"));
+    }
+    out
+}
+
+/// The widest idle / full-load ratios to the average watts at the set's utilisation, from
+/// the factor files themselves.
+fn watt_bounds(file: &str, utilization_percent: f64) -> (f64, f64) {
+    let text = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("factors/default")
+            .join(file),
+    )
+    .expect("factor file");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().expect("header").clone();
+    let at = |n: &str| header.iter().position(|h| h == n).expect(n);
+    let (min_at, max_at) = (at("min_watts"), at("max_watts"));
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0_f64);
+    for record in reader.records() {
+        let r = record.expect("row");
+        let (min, max): (f64, f64) = (
+            r[min_at].parse().expect("min"),
+            r[max_at].parse().expect("max"),
+        );
+        let avg = min + utilization_percent / 100.0 * (max - min);
+        if avg > 0.0 {
+            lo = lo.min(min / avg);
+            hi = hi.max(max / avg);
+        }
+    }
+    (lo, hi)
+}
+
+/// A `data-value` attribute of the element with `id`.
+fn data_value(html: &str, id: &str) -> f64 {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let rest = &html[at..];
+    let start = rest.find("data-value=\"").expect("data-value") + 12;
+    let end = rest[start..].find('"').expect("end") + start;
+    rest[start..end].parse().expect("a number")
+}
+
+#[test]
+fn the_monthly_report_matches_the_ledger() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    fs::create_dir_all(dir.join("cur")).expect("cur");
+    fs::create_dir_all(dir.join("gcp")).expect("gcp");
+    fs::copy(
+        fixture("sample/cur-sample-2026-10.csv.gz"),
+        dir.join("cur/cur-sample-2026-10.csv.gz"),
+    )
+    .expect("sample");
+    ok(
+        dir,
+        &[
+            "generate-cur",
+            "--lines",
+            "300",
+            "--month",
+            "2026-09",
+            "--output",
+            "cur/synth-2026-09.csv",
+        ],
+    );
+    let gcp = fs::read_to_string(fixture("gcp/export_mixed.csv")).expect("gcp fixture");
+    let moved = |month: &str, next: &str| {
+        let compact = month.replace('-', "");
+        gcp.replace("2024-01-", &format!("{month}-"))
+            .replace("2024-02-01", &format!("{next}-01"))
+            .replace(",202401,", &format!(",{compact},"))
+    };
+    // One service renamed with markup characters, to see them escaped in the page.
+    let october = moved("2026-10", "2026-11").replacen(
+        ",Compute Engine,",
+        ",\"Compute <Engine> & \"\"Co\"\"\",",
+        1,
+    );
+    fs::write(dir.join("gcp/gcp-2026-10.csv"), october).expect("write");
+    fs::write(dir.join("gcp/gcp-2026-07.csv"), moved("2026-07", "2026-08")).expect("write");
+    let config = "[ledger]\npath = \"ledger\"\n\
+                  [period]\nmonths = [\"2026-07\", \"2026-09\", \"2026-10\"]\n\
+                  [[source]]\nname = \"aws\"\nkind = \"aws-cur\"\npath = \"cur\"\n\
+                  [[source]]\nname = \"gcp\"\nkind = \"gcp-export\"\npath = \"gcp\"\n";
+    fs::write(dir.join("c.toml"), config).expect("config");
+    ok(dir, &["run", "--config", "c.toml"]);
+    let rows = ledger_rows(&dir.join("ledger"));
+
+    ok(
+        dir,
+        &[
+            "report",
+            "--ledger",
+            "ledger",
+            "--month",
+            "2026-10",
+            "--output-dir",
+            "out",
+        ],
+    );
+    let json_text = fs::read_to_string(dir.join("out/report.json")).expect("json");
+    let r: Value = serde_json::from_str(&json_text).expect("json parses");
+    assert_eq!(r["month"], "2026-10");
+    assert_eq!(r["previous_month"], "2026-09");
+
+    // The fixture has what the report must tell apart.
+    let october: Vec<&Row> = rows.iter().filter(|x| x.month == "2026-10").collect();
+    for kind in ["estimated", "ratio", "excluded"] {
+        assert!(october.iter().any(|x| x.kind == kind), "no {kind} row");
+    }
+    assert!(october.iter().any(|x| x.market.is_some()));
+    assert!(october.iter().any(|x| x.market.is_none() && x.energy > 0.0));
+    check_figures(&r["totals"], &october, "totals");
+    let coverage = f(&r["totals"], "market_coverage");
+    assert!(
+        coverage > 0.0 && coverage < 1.0,
+        "partial coverage: {coverage}"
+    );
+
+    // Every group of every breakdown, and no group missing.
+    for (section, key) in [
+        (
+            "by_provider",
+            (|x: &Row| x.provider.clone()) as fn(&Row) -> String,
+        ),
+        ("by_region", |x: &Row| x.region.clone()),
+        ("by_service", |x: &Row| x.service.clone()),
+        ("by_account", |x: &Row| x.account.clone()),
+    ] {
+        let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+        for x in &october {
+            groups.entry(key(x)).or_default().push(x);
+        }
+        let got = r[section].as_array().expect(section);
+        assert_eq!(got.len(), groups.len(), "{section}");
+        for g in got {
+            let k = g["key"].as_str().expect("key");
+            check_figures(g, &groups[k], &format!("{section} {k}"));
+        }
+        // Largest emissions first.
+        let kg: Vec<f64> = got.iter().map(|g| f(g, "emissions_kg")).collect();
+        assert!(kg.windows(2).all(|w| w[0] >= w[1]), "{section} order");
+    }
+    assert!(r["by_provider"].as_array().expect("p").len() == 2);
+
+    // The trend: the 12 months up to October 2026; months without rows have no figures.
+    let trend = r["trend"].as_array().expect("trend");
+    assert_eq!(trend.len(), 12);
+    assert_eq!(trend[0]["month"], "2025-11");
+    assert_eq!(trend[11]["month"], "2026-10");
+    for t in trend {
+        let m = t["month"].as_str().expect("month");
+        let of: Vec<&Row> = rows.iter().filter(|x| x.month == m).collect();
+        if of.is_empty() {
+            assert_eq!(t["rows"], 0, "{m}");
+            assert!(t["figures"].is_null(), "{m}: a gap, not a zero");
+        } else {
+            check_figures(&t["figures"], &of, m);
+        }
+    }
+    assert!(trend[8]["figures"].is_object() && trend[9]["figures"].is_null());
+
+    // Movers: the change against September, by service, largest absolute change first.
+    let mut change: HashMap<&str, (f64, f64)> = HashMap::new();
+    for x in &rows {
+        let e = change.entry(&x.service).or_default();
+        match x.month.as_str() {
+            "2026-10" => e.0 += x.s2 + x.s3,
+            "2026-09" => e.1 += x.s2 + x.s3,
+            _ => {}
+        }
+    }
+    let mut by_change: Vec<(&str, f64)> = change.iter().map(|(k, v)| (*k, v.0 - v.1)).collect();
+    by_change.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+    let movers = r["movers"]["by_service"].as_array().expect("movers");
+    assert!(r["movers"]["previous_in_ledger"].as_bool().expect("bool"));
+    assert_eq!(movers.len(), by_change.len().min(10));
+    for (m, (service, kg)) in movers.iter().zip(&by_change) {
+        assert_eq!(m["key"].as_str(), Some(*service));
+        close(f(m, "change_kg"), *kg, service);
+        let (now, before) = change[service];
+        close(f(m, "current_kg"), now, service);
+        if before == 0.0 {
+            assert!(m["change_percent"].is_null(), "{service}: new this month");
+        } else {
+            close(
+                f(m, "change_percent"),
+                (now - before) / before * 100.0,
+                service,
+            );
+        }
+    }
+
+    // Emissions per unit of cost, per currency.
+    for i in r["intensity"].as_array().expect("intensity") {
+        let (cur, provider) = (
+            i["currency"].as_str().expect("c"),
+            i["provider"].as_str().expect("p"),
+        );
+        let of: Vec<&&Row> = october
+            .iter()
+            .filter(|x| x.currency == cur && (provider == "all" || x.provider == provider))
+            .collect();
+        let cost: f64 = of.iter().map(|x| x.cost).sum();
+        let kg: f64 = of.iter().map(|x| x.s2 + x.s3).sum();
+        close(f(i, "cost"), cost, "intensity cost");
+        if cost > 0.0 {
+            close(f(i, "kg_per_cost"), kg / cost, &format!("{cur} {provider}"));
+        }
+    }
+
+    // Data quality: kinds with their share of positive cost, excluded cost by reason.
+    let q = &r["data_quality"];
+    for k in q["by_kind"].as_array().expect("kinds") {
+        let kind = k["kind"].as_str().expect("kind");
+        let of: Vec<&Row> = october.iter().copied().filter(|x| x.kind == kind).collect();
+        check_figures(k, &of, kind);
+        for s in k["positive_cost_share"].as_array().expect("shares") {
+            let cur = s["currency"].as_str().expect("currency");
+            let positive = |x: &&&Row| x.currency == cur && x.cost > 0.0;
+            let total: f64 = october.iter().filter(positive).map(|x| x.cost).sum();
+            let part: f64 = of.iter().filter(|x| positive(x)).map(|x| x.cost).sum();
+            close(
+                f(s, "share"),
+                part / total,
+                &format!("{kind} share of {cur}"),
+            );
+        }
+    }
+    let ratio_kwh: f64 = october
+        .iter()
+        .filter(|x| x.kind == "ratio")
+        .map(|x| x.energy)
+        .sum();
+    let kwh: f64 = october.iter().map(|x| x.energy).sum();
+    close(f(q, "ratio_energy_share"), ratio_kwh / kwh, "ratio share");
+    let mut reasons: BTreeMap<&str, (u64, BTreeMap<&str, f64>)> = BTreeMap::new();
+    for x in october.iter().filter(|x| x.kind == "excluded") {
+        let e = reasons
+            .entry(x.reason.as_deref().expect("a reason"))
+            .or_default();
+        e.0 += 1;
+        *e.1.entry(&x.currency).or_default() += x.cost;
+    }
+    let excluded = q["excluded"].as_array().expect("excluded");
+    assert_eq!(excluded.len(), reasons.len());
+    for e in excluded {
+        let (n, cost) = &reasons[e["reason"].as_str().expect("reason")];
+        assert_eq!(e["rows"].as_u64(), Some(*n));
+        for c in e["cost"].as_array().expect("cost") {
+            close(
+                f(c, "amount"),
+                cost[c["currency"].as_str().expect("c")],
+                "excluded cost",
+            );
+        }
+    }
+
+    // Uncertainty: CPU and GPU energy from idle to full-load watts (the factor files'
+    // widest ratios at 50 % utilisation, coefficients.csv), ratio rows from 0 to 2 times.
+    // E.g. a (1, 3) W row averages 2 W at 50 %, so its CPU energy spans 0.5 to 1.5 times.
+    let u = &q["uncertainty"];
+    let (cl, ch) = watt_bounds("cpu_watts.csv", 50.0);
+    let (gl, gh) = watt_bounds("gpu_watts.csv", 50.0);
+    let set = &u["sets"][0];
+    close(f(set, "cpu_utilization_percent"), 50.0, "utilisation");
+    close(f(set, "cpu_low_factor"), cl, "cpu low");
+    close(f(set, "cpu_high_factor"), ch, "cpu high");
+    close(f(set, "gpu_low_factor"), gl, "gpu low");
+    close(f(set, "gpu_high_factor"), gh, "gpu high");
+    let (mut lo, mut hi, mut s3) = (0.0, 0.0, 0.0);
+    for x in &october {
+        let (l, h) = match x.kind.as_str() {
+            "ratio" => (0.0, 2.0 * x.energy),
+            "estimated" => (
+                x.energy - x.cpu * (1.0 - cl) - x.gpu * (1.0 - gl),
+                x.energy + x.cpu * (ch - 1.0) + x.gpu * (gh - 1.0),
+            ),
+            _ => (x.energy, x.energy),
+        };
+        let grid = if x.energy > 0.0 { x.s2 / x.energy } else { 0.0 };
+        lo += l * grid;
+        hi += h * grid;
+        s3 += x.s3;
+    }
+    close(f(u, "emissions_low_kg"), lo + s3, "low");
+    close(f(u, "emissions_high_kg"), hi + s3, "high");
+    let point = f(&r["totals"], "emissions_kg");
+    assert!(f(u, "emissions_low_kg") < point && point < f(u, "emissions_high_kg"));
+
+    // Goal and scope: the factor set named by the rows, listed from its own files.
+    let g = &r["goal_and_scope"];
+    assert_eq!(g["period_start"], "2026-10-01");
+    assert_eq!(g["period_end"], "2026-11-01");
+    let sets = g["factor_sets"].as_array().expect("sets");
+    assert_eq!(sets.len(), 1);
+    let set_toml =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("factors/default/set.toml"))
+            .expect("set.toml");
+    let version = set_toml
+        .lines()
+        .find_map(|l| l.strip_prefix("version = "))
+        .expect("version")
+        .trim_matches('"');
+    assert_eq!(
+        sets[0]["label"].as_str(),
+        Some(format!("default {version}").as_str())
+    );
+    assert_eq!(sets[0]["version"].as_str(), Some(version));
+    assert_eq!(sets[0]["rows"].as_u64(), Some(october.len() as u64));
+    assert!(
+        october
+            .iter()
+            .all(|x| x.factor_set == format!("default {version}"))
+    );
+    let grid_file = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("factors/default/grid_location.csv"),
+    )
+    .expect("grid");
+    let grid_rows = csv::Reader::from_reader(grid_file.as_bytes())
+        .records()
+        .count();
+    let files = sets[0]["files"].as_array().expect("files");
+    let grid_entry = files
+        .iter()
+        .find(|x| x["file"] == "grid_location.csv")
+        .expect("grid_location.csv listed");
+    assert_eq!(grid_entry["rows"].as_u64(), Some(grid_rows as u64));
+    assert!(
+        grid_entry["references"]
+            .as_array()
+            .expect("refs")
+            .iter()
+            .any(|x| x["reference"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("GoogleCloudPlatform/region-carbon-info@")))
+    );
+    // Each grid factor applied names its source row in grid_location.csv.
+    let mut reader = csv::Reader::from_reader(grid_file.as_bytes());
+    let mut source_of: HashMap<(String, String, String), String> = HashMap::new();
+    for rec in reader.records() {
+        let rec = rec.expect("row");
+        source_of.insert((rec[0].into(), rec[1].into(), rec[2].into()), rec[4].into());
+    }
+    let applied = g["grid_factors"].as_array().expect("grid factors");
+    assert!(!applied.is_empty());
+    for x in applied {
+        let key = (
+            x["provider"].as_str().expect("p").to_owned(),
+            x["region"].as_str().expect("r").to_owned(),
+            x["year"].to_string(),
+        );
+        if let Some(source) = source_of.get(&key) {
+            assert_eq!(x["source"].as_str(), Some(source.as_str()), "{key:?}");
+        } else {
+            assert!(
+                x["source"].as_str().is_some_and(|s| !s.is_empty()),
+                "{key:?}"
+            );
+        }
+    }
+
+    // The CSV holds exactly the JSON's figures.
+    let csv_text = fs::read_to_string(dir.join("out/report.csv")).expect("csv");
+    let want = expected_lines(&r);
+    let got = csv_lines(&csv_text);
+    assert_eq!(got.len(), want.len(), "CSV line keys");
+    // Equal up to the last bit or two: serde_json's default float parser (no
+    // `float_roundtrip`) may read the JSON's shortest form one unit off; both files hold the
+    // same shortest round-trip digits of the same number.
+    let same = |a: &Option<f64>, b: &Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs()),
+        (None, None) => true,
+        _ => false,
+    };
+    for (k, v) in &want {
+        let g = got.get(k).unwrap_or_else(|| panic!("no CSV line {k:?}"));
+        assert!(
+            g.len() == v.len() && g.iter().zip(v).all(|(a, b)| same(a, b)),
+            "{k:?}: CSV {g:?}, JSON {v:?}"
+        );
+    }
+
+    // The page: the JSON's totals, escaped names, nothing fetched from anywhere.
+    let html = fs::read_to_string(dir.join("out/report.html")).expect("html");
+    for id in [
+        "energy_kwh",
+        "scope2_location_kg",
+        "scope2_market_kg_covered",
+        "scope2_market_kg_with_fallback",
+        "scope3_embodied_kg",
+        "emissions_kg",
+    ] {
+        close(
+            data_value(&html, &format!("total-{id}")),
+            f(&r["totals"], id),
+            id,
+        );
+    }
+    for c in r["totals"]["cost"].as_array().expect("cost") {
+        let id = format!("total-cost-{}", c["currency"].as_str().expect("c"));
+        close(data_value(&html, &id), f(c, "amount"), &id);
+    }
+    assert!(html.contains("Compute &lt;Engine&gt; &amp; &quot;Co&quot;"));
+    assert!(!html.contains("<Engine>"));
+    assert!(
+        r["by_service"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .any(|s| s["key"] == "Compute <Engine> & \"Co\"")
+    );
+    let lower = html.to_lowercase();
+    for forbidden in [
+        "http://", "https://", "<script", "<link", "<img", "src=", "href=", "url(", "@import",
+    ] {
+        assert!(
+            !lower.contains(forbidden),
+            "the page references {forbidden}"
+        );
+    }
+    // The charts: scopes, trend, regions, services, movers, each with bars.
+    for id in [
+        "chart-scopes",
+        "chart-trend",
+        "chart-region",
+        "chart-service",
+        "chart-movers",
+    ] {
+        let at = html
+            .find(&format!("<svg id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id}"));
+        let end = html[at..].find("</svg>").expect("svg end") + at;
+        assert!(html[at..end].contains("<rect"), "{id} has no bars");
+    }
+    assert!(html.contains("no data"), "the trend's gaps are marked");
+}
+
+#[test]
+fn months_without_rows_and_bad_arguments_fail_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    fs::create_dir(dir.join("cur")).expect("cur");
+    fs::copy(
+        fixture("sample/cur-sample-2026-10.csv.gz"),
+        dir.join("cur/cur-sample-2026-10.csv.gz"),
+    )
+    .expect("sample");
+    let config = "[ledger]\npath = \"ledger\"\n[period]\nmonths = [\"2026-10\"]\n\
+                  [[source]]\nname = \"aws\"\nkind = \"aws-cur\"\npath = \"cur\"\n";
+    fs::write(dir.join("c.toml"), config).expect("config");
+    ok(dir, &["run", "--config", "c.toml"]);
+
+    // A month the ledger does not hold: exit 1, naming the month and the months it has.
+    let out = carbonledger(dir, &["report", "--ledger", "ledger", "--month", "2026-11"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no rows of 2026-11") && err.contains("2026-10"),
+        "{err}"
+    );
+    assert!(!dir.join("report.html").exists());
+    // Not a month, or no such ledger: exit 2.
+    let out = carbonledger(dir, &["report", "--ledger", "ledger", "--month", "2026-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = carbonledger(
+        dir,
+        &["report", "--ledger", "nowhere", "--month", "2026-10"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    // No previous month in the ledger: no movers, said so, and the report is still written.
+    ok(
+        dir,
+        &[
+            "report",
+            "--ledger",
+            "ledger",
+            "--month",
+            "2026-10",
+            "--output-dir",
+            "o",
+        ],
+    );
+    let r: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("o/report.json")).expect("json"))
+            .expect("parses");
+    assert_eq!(r["movers"]["previous_in_ledger"], false);
+    assert!(
+        r["movers"]["by_service"]
+            .as_array()
+            .expect("list")
+            .is_empty()
+    );
+    let html = fs::read_to_string(dir.join("o/report.html")).expect("html");
+    assert!(html.contains("The ledger has no rows of 2026-09: no comparison."));
+    // Only AWS: no market factor anywhere, so the covered market total is 0 kg over 0 % of
+    // the energy and the completed one equals the location-based total.
+    let t = &r["totals"];
+    assert_eq!(f(t, "market_coverage"), 0.0);
+    assert_eq!(f(t, "scope2_market_kg_covered"), 0.0);
+    close(
+        f(t, "scope2_market_kg_with_fallback"),
+        f(t, "scope2_location_kg"),
+        "fallback",
+    );
+}
