@@ -21,6 +21,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod run;
 pub mod sample;
+pub mod sql;
 pub mod synth;
 pub mod top;
 

@@ -13,7 +13,7 @@ mod tables;
 pub use load::{FactorError, embedded_set_names};
 pub use tables::{
     Coefficients, CpuWatts, FactorSet, GpuWatts, GridFactor, Instance, ReplicationRule, RuleMatch,
-    SetMeta,
+    SetMeta, UNKNOWN_REGION,
 };
 
 /// Picks, from rows sorted by year, the row of `year`, else the latest earlier year, else the

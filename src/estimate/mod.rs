@@ -9,7 +9,7 @@
 
 pub mod formulas;
 mod ratio;
-mod row_factors;
+pub(crate) mod row_factors;
 mod spill;
 
 use std::collections::HashMap;
