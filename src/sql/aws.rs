@@ -2,6 +2,9 @@
 //! `region.rs`, `line.rs`) and the estimator (`src/estimate/`) as one SQL query over a legacy
 //! CUR table, joined to the tables `carbonledger factors export` writes.
 //!
+//! Number literals are written `1e0`, `3600e0`: a DOUBLE in every dialect (Trino and Spark
+//! read `1.0` as a DECIMAL, whose division rounds).
+//!
 //! Units as in the ledger: vCPU-hours, GPU-hours, memory GB-hours, storage TB-hours, network
 //! GB; energy in kWh; emissions in kg CO2e; cost in the row's currency.
 //!
@@ -143,7 +146,7 @@ pub fn query(o: &SqlOptions, n: &Names) -> String {
       ELSE TRIM(usage_unit) END AS unit,
     {parsed} AS parsed_type,
     CASE WHEN {kafka} THEN 'Kafka' || {msk} END AS msk_key,
-    CASE WHEN redshift_seconds THEN 1.0 / 3600.0 ELSE 1.0 END AS hours_per_amount
+    CASE WHEN redshift_seconds THEN 1e0 / 3600e0 ELSE 1e0 END AS hours_per_amount
   FROM s0
 )",
         fargate = d.contains("ut", "'Fargate-GB-Hours'"),
@@ -276,9 +279,9 @@ flags AS (
   SELECT c1.*,
     CASE
       WHEN service = 'AWSGlue' THEN coef.aws_glue_vcpus_per_dpu
-      WHEN service = 'AmazonSimpleDB' THEN 1.0
+      WHEN service = 'AmazonSimpleDB' THEN 1e0
       WHEN {aurora} THEN coef.aws_aurora_serverless_vcpus_per_acu
-      WHEN f_vcpu_hour_type = 1 THEN 1.0
+      WHEN f_vcpu_hour_type = 1 THEN 1e0
       WHEN f_burstable = 1 THEN COALESCE(table_vcpus, product_vcpu) * baseline_percent
         / coef.cpu_utilization_percent
       ELSE COALESCE(product_vcpu, table_vcpus)
@@ -377,13 +380,12 @@ flags AS (
         WHEN f_line_item = 0 THEN 'line item type ' || CASE WHEN lit = '' THEN '(empty)'
           ELSE lit END || ' carries no physical usage'
         WHEN f_split = 1 THEN 'split cost allocation line (operation ' || op
-          || ') re-expresses EC2 instance usage already on the instance''s own line; \
-counting it would double count'
+          || {split_tail}
         WHEN unsupported_seq IS NOT NULL THEN 'usage type matches `' || us.entry
-          || '` in CCF''s unsupported list: ' || CASE us.entry
+          || {unsupported_mid} || CASE us.entry
             WHEN 'Dollar' THEN 'a dollar amount, not physical usage'
             WHEN 'HostBoxUsage' THEN 'CCF does not estimate instance usage on Dedicated Hosts'
-            ELSE 'it re-expresses EC2 instance usage already on the instances'' own lines' END
+            ELSE {reexpresses} END
         WHEN f_storage_unit = 1 THEN 'storage usage type with unknown media (CCF skips it)'
         WHEN service = 'AmazonCloudFront' THEN {cloudfront}
         ELSE {not_inter_dc}
@@ -396,23 +398,29 @@ counting it would double count'
       END AS cpu_architecture,
     CASE WHEN usage_class = 'compute' AND f_compute_unit = 1 AND table_gpu_count > 0
       THEN table_gpu_model END AS gpu_model,
-    CASE WHEN usage_class <> 'compute' THEN 0.0
+    CASE WHEN usage_class <> 'compute' THEN 0e0
       WHEN f_compute_unit = 1 THEN usage_amount * (vcpus_per_amount * hours_per_amount)
-      ELSE usage_amount * (1.0 / 3600.0) END AS vcpu_hours,
+      ELSE usage_amount * (1e0 / 3600e0) END AS vcpu_hours,
     CASE WHEN usage_class = 'compute' AND f_compute_unit = 1 AND table_gpu_count > 0
-      THEN usage_amount * (table_gpu_count * hours_per_amount) ELSE 0.0 END AS gpu_hours,
+      THEN usage_amount * (table_gpu_count * hours_per_amount) ELSE 0e0 END AS gpu_hours,
     CASE WHEN usage_class = 'compute' AND f_compute_unit = 1 AND has_table_instance
-      THEN usage_amount * (table_memory_gb * hours_per_amount) ELSE 0.0 END
+      THEN usage_amount * (table_memory_gb * hours_per_amount) ELSE 0e0 END
       AS memory_gb_hours,
-    CASE WHEN usage_class NOT IN ('storage_ssd', 'storage_hdd') THEN 0.0
-      WHEN unit = 'GB-Hours' THEN usage_amount / 1000.0
-      ELSE usage_amount * 24.0 * days_in_month / 1000.0 END AS storage_tb_hours,
-    CASE WHEN usage_class = 'network' THEN usage_amount * 1.0 ELSE 0.0 END AS network_gb
+    CASE WHEN usage_class NOT IN ('storage_ssd', 'storage_hdd') THEN 0e0
+      WHEN unit = 'GB-Hours' THEN usage_amount / 1000e0
+      ELSE usage_amount * 24e0 * days_in_month / 1000e0 END AS storage_tb_hours,
+    CASE WHEN usage_class = 'network' THEN usage_amount * 1e0 ELSE 0e0 END AS network_gb
   FROM c3 u0
   LEFT JOIN {codes} rc ON rc.code = {first}
   LEFT JOIN {cl} us ON us.provider = 'aws' AND us.list = 'unsupported_usage_types'
     AND us.seq = u0.unsupported_seq
 )",
+        split_tail = s(
+            ") re-expresses EC2 instance usage already on the instance's own line; \
+             counting it would double count"
+        ),
+        unsupported_mid = s("` in CCF's unsupported list: "),
+        reexpresses = s("it re-expresses EC2 instance usage already on the instances' own lines"),
         region = region_case(false),
         note = region_case(true),
         cloudfront =
@@ -495,9 +503,9 @@ rfactor AS (
 ),
 rowf AS (
   SELECT u.*,
-    COALESCE(rf.factor, 1.0) AS rf,
-    COALESCE(pr.value, ps.value, 1.0) AS pue_v,
-    COALESCE(gl.value, gu.value, 0.0) AS grid_v,
+    COALESCE(rf.factor, 1e0) AS rf,
+    COALESCE(pr.value, ps.value, 1e0) AS pue_v,
+    COALESCE(gl.value, gu.value, 0e0) AS grid_v,
     CAST(COALESCE(gl.year, gu.year, u.usage_year) AS {int}) AS grid_year_v,
     gm.value AS market_v,
     ifc.instance_type AS f_instance,
@@ -513,22 +521,22 @@ rowf AS (
       WHEN u.gpu_model IS NOT NULL THEN gf.kwh_per_gpu_hour
       WHEN ifc.instance_type IS NOT NULL THEN ifc.kwh_per_gpu_hour
       ELSE gf.kwh_per_gpu_hour END AS kwh_gpu,
-    CASE WHEN u.usage_class = 'memory' THEN 1.0
+    CASE WHEN u.usage_class = 'memory' THEN 1e0
       WHEN u.usage_class = 'compute' AND ifc.instance_type IS NOT NULL
         THEN ifc.memory_fraction
-      ELSE 0.0 END AS memory_fraction,
+      ELSE 0e0 END AS memory_fraction,
     CASE u.usage_class WHEN 'storage_ssd' THEN coef_e.ssd_wh_per_tb_hour
-      WHEN 'storage_hdd' THEN coef_e.hdd_wh_per_tb_hour ELSE 0.0 END AS storage_wh,
-    CASE WHEN u.usage_class <> 'compute' OR ifc.instance_type IS NULL THEN 0.0
+      WHEN 'storage_hdd' THEN coef_e.hdd_wh_per_tb_hour ELSE 0e0 END AS storage_wh,
+    CASE WHEN u.usage_class <> 'compute' OR ifc.instance_type IS NULL THEN 0e0
       WHEN u.usage_unit IN ('Hrs', 'Hours', 'hours') THEN
         CASE ifc.embodied_basis_hours WHEN 'per_amount' THEN u.usage_amount * ifc.embodied_kg_hours
-          WHEN 'per_vcpu_hour' THEN u.vcpu_hours * ifc.embodied_kg_hours ELSE 0.0 END
+          WHEN 'per_vcpu_hour' THEN u.vcpu_hours * ifc.embodied_kg_hours ELSE 0e0 END
       WHEN u.usage_unit = 'seconds' AND u.service = 'AmazonRedshift'
         AND ifc.embodied_basis_hours = 'per_amount'
-        THEN u.usage_amount * (ifc.embodied_kg_hours / 3600.0)
+        THEN u.usage_amount * (ifc.embodied_kg_hours / 3600e0)
       ELSE
         CASE ifc.embodied_basis_other WHEN 'per_amount' THEN u.usage_amount * ifc.embodied_kg_other
-          WHEN 'per_vcpu_hour' THEN u.vcpu_hours * ifc.embodied_kg_other ELSE 0.0 END
+          WHEN 'per_vcpu_hour' THEN u.vcpu_hours * ifc.embodied_kg_other ELSE 0e0 END
     END AS embodied_v,
     coef_e.memory_kwh_per_gb_hour, coef_e.network_kwh_per_gb
   FROM {usage} u
@@ -550,18 +558,18 @@ rowf AS (
   LEFT JOIN {cps} cp ON cp.provider = u.provider AND cp.method = {method}
     AND cp.cpu_architecture = u.cpu_architecture
   LEFT JOIN {cps} cf ON cf.provider = u.provider AND cf.method = {method}
-    AND cf.cpu_architecture = ''
+    AND cf.cpu_architecture = {cpu_fallback}
   LEFT JOIN {gps} gp ON gp.provider = u.provider AND gp.method = {method}
     AND gp.gpu_model = u.gpu_model
   LEFT JOIN {gps} gf ON gf.provider = u.provider AND gf.method = {method}
-    AND gf.gpu_model = ''
+    AND gf.gpu_model = {gpu_mean}
 ),
 direct AS (
   SELECT rowf.*,
     vcpu_hours * kwh_vcpu * pue_v * rf AS cpu_kwh_v,
-    gpu_hours * COALESCE(kwh_gpu, 0.0) * pue_v * rf AS gpu_kwh_v,
+    gpu_hours * COALESCE(kwh_gpu, 0e0) * pue_v * rf AS gpu_kwh_v,
     memory_gb_hours * memory_fraction * memory_kwh_per_gb_hour * pue_v * rf AS memory_kwh_v,
-    storage_tb_hours * storage_wh / 1000.0 * pue_v * rf AS storage_kwh_v,
+    storage_tb_hours * storage_wh / 1000e0 * pue_v * rf AS storage_kwh_v,
     network_gb * network_kwh_per_gb * pue_v AS network_kwh_v
   FROM rowf
 ),
@@ -583,12 +591,12 @@ by_p AS (
 ratio AS (
   SELECT direct.*,
     CASE WHEN su.a > 0 THEN 'su' WHEN bu.c > 0 THEN 'u' WHEN bp.c > 0 THEN 'p' END AS basis,
-    CASE WHEN su.a > 0 THEN su.e / su.a * GREATEST(usage_amount, 0.0)
-      WHEN bu.c > 0 THEN bu.e / bu.c * GREATEST(cost, 0.0)
-      WHEN bp.c > 0 THEN bp.e / bp.c * GREATEST(cost, 0.0) END AS ratio_kwh,
-    CASE WHEN su.a > 0 THEN su.b / su.a * GREATEST(usage_amount, 0.0)
-      WHEN bu.c > 0 THEN bu.b / bu.c * GREATEST(cost, 0.0)
-      WHEN bp.c > 0 THEN bp.b / bp.c * GREATEST(cost, 0.0) END AS ratio_kg
+    CASE WHEN su.a > 0 THEN su.e / su.a * GREATEST(usage_amount, 0e0)
+      WHEN bu.c > 0 THEN bu.e / bu.c * GREATEST(cost, 0e0)
+      WHEN bp.c > 0 THEN bp.e / bp.c * GREATEST(cost, 0e0) END AS ratio_kwh,
+    CASE WHEN su.a > 0 THEN su.b / su.a * GREATEST(usage_amount, 0e0)
+      WHEN bu.c > 0 THEN bu.b / bu.c * GREATEST(cost, 0e0)
+      WHEN bp.c > 0 THEN bp.b / bp.c * GREATEST(cost, 0e0) END AS ratio_kg
   FROM direct
   LEFT JOIN known su ON direct.usage_class = 'unknown' AND su.provider = direct.provider
     AND su.usage_month = direct.usage_month AND su.currency = direct.currency
@@ -651,6 +659,8 @@ FROM ledger",
         gps = f("gpu_profiles"),
         coefs = f("coefficients"),
         fallback = s(fallback),
+        cpu_fallback = s(super::export::CPU_FALLBACK_KEY),
+        gpu_mean = s(super::export::GPU_MEAN_KEY),
         pad_month = format!(
             "CASE WHEN MOD(CAST(usage_month AS {int}), 100) < 10 THEN '0' ELSE '' END || \
              CAST(MOD(CAST(usage_month AS {int}), 100) AS {string})",

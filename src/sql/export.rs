@@ -17,8 +17,8 @@
 //!   both methods: `instance_factors` (watts per vCPU from the processor list with the method's
 //!   fallback rule, GPU kWh per GPU-hour, the share of memory above the per-chip threshold and
 //!   the embodied basis, per instance type), `cpu_profiles` (watts per vCPU of a billed CPU
-//!   architecture or `;`-list, `''` for the provider fallback) and `gpu_profiles` (kWh per
-//!   GPU-hour of a named model, `''` for the mean the method takes for an unknown one). Mean,
+//!   architecture or `;`-list, `_fallback` for the provider fallback) and `gpu_profiles` (kWh
+//!   per GPU-hour of a named model, `_mean` for the mean the method takes for an unknown one). Mean,
 //!   median and chip-count logic is therefore never rewritten in SQL: a factor change reaches
 //!   the view by exporting again.
 
@@ -47,6 +47,12 @@ impl TableFormat {
         }
     }
 }
+
+/// `cpu_profiles` key of the provider fallback (a row with no billed architecture). Not empty:
+/// a CSV upload reads an empty cell as null.
+pub const CPU_FALLBACK_KEY: &str = carbonledger_factors::FALLBACK_ARCHITECTURE;
+/// `gpu_profiles` key of the mean the method takes for a GPU model it cannot name.
+pub const GPU_MEAN_KEY: &str = "_mean";
 
 /// The names of the exported tables, in the order they are written.
 pub const TABLES: [&str; 15] = [
@@ -365,7 +371,7 @@ fn providers(f: &FactorSet) -> Vec<String> {
 }
 
 /// Per method, provider and billed CPU architecture (a single name of `cpu_watts`, a
-/// `;`-separated processor list of `instances`, or `''` for none): the watts per vCPU the
+/// `;`-separated processor list of `instances`, or [`CPU_FALLBACK_KEY`] for none): the watts per vCPU the
 /// resolver takes for a row without a listed instance.
 fn cpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
     let (mut provider, mut method, mut arch, mut watts, mut kwh) =
@@ -376,7 +382,7 @@ fn cpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
             method: m,
         };
         for p in providers(f) {
-            let mut names: Vec<String> = vec![String::new()];
+            let mut names: Vec<String> = vec![CPU_FALLBACK_KEY.to_owned()];
             names.extend(
                 f.cpu_rows()
                     .iter()
@@ -393,7 +399,7 @@ fn cpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
             names.dedup();
             for name in names {
                 let r = resolver.resolve(&RowKey {
-                    cpu_architecture: (!name.is_empty()).then_some(name.as_str()),
+                    cpu_architecture: (name != CPU_FALLBACK_KEY).then_some(name.as_str()),
                     ..key(&p, UsageClass::Compute, "seconds")
                 });
                 provider.push(p.clone());
@@ -413,7 +419,7 @@ fn cpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
     )
 }
 
-/// Per method, provider and GPU model (`''` for a GPU row whose model the bill does not name
+/// Per method, provider and GPU model ([`GPU_MEAN_KEY`] for a GPU row whose model the bill does not name
 /// or the set does not list): kWh per GPU-hour, before PUE and replication.
 fn gpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
     let (mut provider, mut method, mut model, mut kwh) =
@@ -424,7 +430,7 @@ fn gpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
             method: m,
         };
         for p in providers(f) {
-            let mut names: Vec<String> = vec![String::new()];
+            let mut names: Vec<String> = vec![GPU_MEAN_KEY.to_owned()];
             names.extend(
                 f.gpu_rows()
                     .iter()
@@ -433,7 +439,7 @@ fn gpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
             );
             for name in names {
                 let r = resolver.resolve(&RowKey {
-                    gpu_model: (!name.is_empty()).then_some(name.as_str()),
+                    gpu_model: (name != GPU_MEAN_KEY).then_some(name.as_str()),
                     ..key(&p, UsageClass::Gpu, "seconds")
                 });
                 provider.push(p.clone());

@@ -1,6 +1,6 @@
 """Runs carbonledger's SQL view in DuckDB and compares it row by row with the Rust ledger.
 
-Usage: compare_duckdb.py CUR_FILE FACTORS_DIR VIEW_SQL LEDGER_PARQUET
+Usage: compare_duckdb.py CUR_FILE FACTORS_DIR VIEW_SQL LEDGER_PARQUET [--snake] [--csv]
 
 The factor tables (`carbonledger factors export --format parquet`) are loaded as tables of the
 same names; the CUR file is loaded as text columns (as a warehouse table loaded from the CSV
@@ -9,8 +9,13 @@ would hold them) into table `cur`, with `cl_line`, its line in the file (header 
 row is compared with the ledger row of the same `source_line`: the class, estimate kind and
 exclusion reason exactly, the quantities and estimates to 1e-9 relative (nulls must agree).
 Prints the number of rows compared; exits 1 on any difference.
+
+`--snake` renames the CUR's columns to Athena's snake_case names first (`lineItem/UsageType` →
+`line_item_usage_type`), for a view made with `--cur-names snake`. `--csv` loads the factor
+tables from their CSV export (types detected by DuckDB, as an upload would) instead of Parquet.
 """
 import pathlib
+import re
 import sys
 
 import duckdb
@@ -33,25 +38,69 @@ def close(a, b):
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b)) or (a == b)
 
 
+def snake(name):
+    """The AWS connector's `legacy_to_snake`, for the test's renaming."""
+    out = ""
+    for c in name:
+        if c in "/:":
+            out += "_"
+        elif c.isupper():
+            if out and not out.endswith("_"):
+                out += "_"
+            out += c.lower()
+        else:
+            out += c
+    return out
+
+
 def main():
     cur, factors, sql, ledger = sys.argv[1:5]
+    flags = sys.argv[5:]
     db = duckdb.connect()
     db.execute("SET threads = 1")
     db.execute("SET TimeZone = 'UTC'")
-    for table in sorted(pathlib.Path(factors).glob("*.parquet")):
-        db.execute(f"CREATE TABLE {table.stem} AS SELECT * FROM read_parquet('{table}')")
+    if "--csv" in flags:
+        for table in sorted(pathlib.Path(factors).glob("*.csv")):
+            db.execute(f"CREATE TABLE {table.stem} AS SELECT * FROM read_csv('{table}')")
+    else:
+        for table in sorted(pathlib.Path(factors).glob("*.parquet")):
+            db.execute(f"CREATE TABLE {table.stem} AS SELECT * FROM read_parquet('{table}')")
     db.execute(
         "CREATE TABLE cur AS SELECT *, CAST(row_number() OVER () + 1 AS BIGINT) AS cl_line "
         f"FROM read_csv('{cur}', header = true, all_varchar = true)"
     )
+    if "--snake" in flags:
+        names = [r[0] for r in db.execute("DESCRIBE cur").fetchall()]
+        for name in names:
+            if name != "cl_line":
+                new = snake(name)
+                db.execute(f'ALTER TABLE cur RENAME COLUMN "{name}" TO "{new}"')
     db.execute(pathlib.Path(sql).read_text())
     columns = TEXT + NUMBERS + TIMES
     select = ", ".join(
         f"CAST({c} AS TIMESTAMP)" if c in TIMES else c for c in columns)
     view = {r[0]: dict(zip(columns, r[1:])) for r in db.execute(
         f"SELECT source_line, {select} FROM carbonledger_ledger").fetchall()}
-    rust = {r[0]: dict(zip(columns, r[1:])) for r in db.execute(
+    kinds = db.execute(
+        "SELECT estimate_kind, count(*), sum(energy_kwh), sum(scope2_location_kg) "
+        "FROM carbonledger_ledger GROUP BY ALL ORDER BY ALL").fetchall()
+    print(f"{cur}: by kind {kinds}")
+    report(view, rust_rows(ledger))
+
+
+def rust_rows(ledger):
+    """The Rust ledger's rows by `source_line`."""
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    columns = TEXT + NUMBERS + TIMES
+    select = ", ".join(
+        f"CAST({c} AS TIMESTAMP)" if c in TIMES else c for c in columns)
+    return {r[0]: dict(zip(columns, r[1:])) for r in db.execute(
         f"SELECT source_line, {select} FROM read_parquet('{ledger}')").fetchall()}
+
+
+def report(view, rust):
+    """Compares the view's rows with Rust's by line; prints and exits 1 on a difference."""
     problems = []
     if len(view) != len(rust) or set(view) != set(rust):
         problems.append(f"rows: view {len(view)}, Rust {len(rust)}; lines only in the view "
@@ -65,17 +114,13 @@ def main():
         for c in NUMBERS:
             if not close(v[c], r[c]):
                 problems.append(f"line {line} {c}: view {v[c]!r}, Rust {r[c]!r}")
-    kinds = db.execute(
-        "SELECT estimate_kind, count(*), sum(energy_kwh), sum(scope2_location_kg) "
-        "FROM carbonledger_ledger GROUP BY ALL ORDER BY ALL").fetchall()
-    print(f"{cur}: {len(rust)} Rust rows, {len(view)} view rows; by kind {kinds}")
+    print(f"{len(rust)} Rust rows, {len(view)} view rows")
     for p in problems[:40]:
         print("  " + p)
     if problems:
         print(f"{len(problems)} differences")
         sys.exit(1)
     print(f"{len(rust)} rows equal to 1e-9")
-
 
 if __name__ == "__main__":
     main()
