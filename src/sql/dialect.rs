@@ -184,6 +184,41 @@ impl Dialect {
         }
     }
 
+    /// Whether `s` starts with `prefix` (both text).
+    pub fn starts_with(self, s: &str, prefix: &str) -> String {
+        match self {
+            Dialect::Bigquery => format!("STARTS_WITH({s}, {prefix})"),
+            Dialect::Duckdb => format!("starts_with({s}, {prefix})"),
+            _ => format!("(substr({s}, 1, length({prefix})) = {prefix})"),
+        }
+    }
+
+    /// The sum of `field` over the repeated record `list` (GCP `credits`), 0 when empty.
+    /// BigQuery and DuckDB only (the GCP export's engines).
+    pub fn repeated_sum(self, list: &str, field: &str) -> String {
+        match self {
+            Dialect::Duckdb => {
+                format!("COALESCE(list_sum(list_transform({list}, lambda x: x.{field})), 0e0)")
+            }
+            _ => format!("IFNULL((SELECT SUM(x.{field}) FROM UNNEST({list}) AS x), 0e0)"),
+        }
+    }
+
+    /// The `value` of the first entry of the repeated key/value record `list` whose `key` is
+    /// `key` (a literal), `''` when none (GCP `system_labels`).
+    pub fn repeated_lookup(self, list: &str, key: &str) -> String {
+        let k = self.str(key);
+        match self {
+            Dialect::Duckdb => format!(
+                "COALESCE(list_extract(list_transform(list_filter({list}, lambda x: x.key = {k}), \
+                 lambda x: x.value), 1), '')"
+            ),
+            _ => format!(
+                "IFNULL((SELECT x.value FROM UNNEST({list}) AS x WHERE x.key = {k} LIMIT 1), '')"
+            ),
+        }
+    }
+
     /// `CREATE OR REPLACE VIEW name AS` (every supported engine has the form).
     pub fn create_view(self, name: &str) -> String {
         format!("CREATE OR REPLACE VIEW {} AS", self.table(name))

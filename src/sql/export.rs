@@ -12,7 +12,9 @@
 //!   repeats a year, the row the loader picks; `replication_rules` with one row per pattern;
 //!   `cpu_watts`, `gpu_watts`, `instances`, `burstable`, `coefficients`, `set_info`), and the
 //!   AWS connector's classification lists and region billing codes (`classification_lists`,
-//!   `aws_region_codes`), all read from the same constants the Rust path uses;
+//!   `aws_region_codes`), the GCP connector's lists (in `classification_lists`) and its machine
+//!   series' processors (`gcp_series_processors`), all read from the same constants and code
+//!   the Rust path uses;
 //! * **derived** tables computed by the estimator's own resolver (`estimate::row_factors`) for
 //!   both methods: `instance_factors` (watts per vCPU from the processor list with the method's
 //!   fallback rule, GPU kWh per GPU-hour, the share of memory above the per-chip threshold and
@@ -55,7 +57,7 @@ pub const CPU_FALLBACK_KEY: &str = carbonledger_factors::FALLBACK_ARCHITECTURE;
 pub const GPU_MEAN_KEY: &str = "_mean";
 
 /// The names of the exported tables, in the order they are written.
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 16] = [
     "set_info",
     "coefficients",
     "cpu_watts",
@@ -71,6 +73,7 @@ pub const TABLES: [&str; 15] = [
     "gpu_profiles",
     "classification_lists",
     "aws_region_codes",
+    "gcp_series_processors",
 ];
 
 /// Builds every table of [`TABLES`] from `factors`.
@@ -97,6 +100,7 @@ pub fn tables(factors: &FactorSet) -> PolarsResult<Vec<(&'static str, DataFrame)
         ("gpu_profiles", gpu_profiles(factors)?),
         ("classification_lists", classification_lists()?),
         ("aws_region_codes", region_codes()?),
+        ("gcp_series_processors", series_processors(factors)?),
     ])
 }
 
@@ -395,6 +399,13 @@ fn cpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
                     .filter(|r| r.0 == p && !r.1.processors.is_empty())
                     .map(|r| r.1.processors.join(";")),
             );
+            if p == carbonledger_gcp::PROVIDER {
+                names.extend(
+                    carbonledger_gcp::series_processors(f)
+                        .into_iter()
+                        .map(|r| r.1),
+                );
+            }
             names.sort();
             names.dedup();
             for name in names {
@@ -462,23 +473,37 @@ fn gpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
 fn classification_lists() -> PolarsResult<DataFrame> {
     let (mut provider, mut list, mut seq, mut entry) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut push = |p: &'static str, name: &'static str, items: &[&'static str]| {
-        for (i, item) in items.iter().enumerate() {
+    let mut push = |p: &'static str, name: &'static str, items: Vec<String>| {
+        for (i, item) in items.into_iter().enumerate() {
             provider.push(p);
             list.push(name);
             seq.push(i as i64);
-            entry.push(*item);
+            entry.push(item);
         }
     };
+    let own = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     for (name, items) in carbonledger_aws::classification_lists() {
-        push("aws", name, items);
+        push("aws", name, own(items));
     }
     push(
         "aws",
         "vcpu_hour_usage_types",
-        carbonledger_aws::vcpu_hour_usage_types(),
+        own(carbonledger_aws::vcpu_hour_usage_types()),
     );
+    for (name, items) in carbonledger_gcp::classification_lists() {
+        push("gcp", name, items);
+    }
     df!("provider" => provider, "list" => list, "seq" => seq, "entry" => entry)
+}
+
+/// GCP machine series → the `;`-separated architectures the classifier gives a row of that
+/// series whose machine type the set does not list (`--method default`).
+fn series_processors(f: &FactorSet) -> PolarsResult<DataFrame> {
+    let rows = carbonledger_gcp::series_processors(f);
+    df!(
+        "series" => rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        "cpu_architecture" => rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+    )
 }
 
 fn region_codes() -> PolarsResult<DataFrame> {

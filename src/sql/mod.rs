@@ -27,6 +27,7 @@
 pub mod aws;
 pub mod dialect;
 pub mod export;
+pub mod gcp;
 
 use crate::Error;
 use crate::estimate::Method;
@@ -102,12 +103,14 @@ pub fn generate(options: &SqlOptions) -> Result<String, Error> {
                 .into(),
         ));
     }
-    if options.provider == Provider::Gcp {
-        return Err(Error::Usage(
-            "carbonledger sql: --provider gcp is not written in SQL yet (the GCP classifier \
-             is Rust only); use --provider aws, or `carbonledger estimate --bigquery TABLE`"
-                .into(),
-        ));
+    let gcp_dialect = matches!(options.dialect, Dialect::Bigquery | Dialect::Duckdb);
+    if options.provider == Provider::Gcp && !gcp_dialect {
+        return Err(Error::Usage(format!(
+            "carbonledger sql: --provider gcp is not written in SQL yet for --dialect {} (the \
+             export's repeated credits and labels are read with BigQuery's UNNEST or DuckDB's \
+             list functions); use --dialect bigquery or duckdb",
+            options.dialect.as_str()
+        )));
     }
     for missing in &options.missing_columns {
         if !aws::OPTIONAL_COLUMNS.contains(&missing.as_str()) {
@@ -119,9 +122,12 @@ pub fn generate(options: &SqlOptions) -> Result<String, Error> {
         }
     }
     let names = Names { options };
-    let query = aws::query(options, &names);
+    let (query, export) = match options.provider {
+        Provider::Aws => (aws::query(options, &names), "AWS CUR"),
+        Provider::Gcp => (gcp::query(options, &names), "GCP billing export"),
+    };
     let header = format!(
-        "-- carbonledger {} sql: the {} method over the AWS CUR table {}, {} dialect.\n\
+        "-- carbonledger {} sql: the {} method over the {export} table {}, {} dialect.\n\
          -- Factor tables: `carbonledger factors export` (one set, uploaded as is).\n",
         env!("CARGO_PKG_VERSION"),
         options.method.as_str(),

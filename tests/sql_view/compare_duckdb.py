@@ -13,6 +13,8 @@ Prints the number of rows compared; exits 1 on any difference.
 `--snake` renames the CUR's columns to Athena's snake_case names first (`lineItem/UsageType` →
 `line_item_usage_type`), for a view made with `--cur-names snake`. `--csv` loads the factor
 tables from their CSV export (types detected by DuckDB, as an upload would) instead of Parquet.
+`--gcp` reads CUR_FILE as a GCP billing export in BigQuery's JSON lines (a view made with
+`--provider gcp`).
 """
 import pathlib
 import re
@@ -65,10 +67,18 @@ def main():
     else:
         for table in sorted(pathlib.Path(factors).glob("*.parquet")):
             db.execute(f"CREATE TABLE {table.stem} AS SELECT * FROM read_parquet('{table}')")
-    db.execute(
-        "CREATE TABLE cur AS SELECT *, CAST(row_number() OVER () + 1 AS BIGINT) AS cl_line "
-        f"FROM read_csv('{cur}', header = true, all_varchar = true)"
-    )
+    if "--gcp" in flags:
+        # BigQuery's JSON lines export: nested records and repeated fields as DuckDB structs
+        # and lists; `cl_line` is the line (the Rust reader's `source_line`).
+        db.execute(
+            "CREATE TABLE cur AS SELECT *, CAST(row_number() OVER () AS BIGINT) AS cl_line "
+            f"FROM read_json('{cur}', format = 'newline_delimited')"
+        )
+    else:
+        db.execute(
+            "CREATE TABLE cur AS SELECT *, CAST(row_number() OVER () + 1 AS BIGINT) AS cl_line "
+            f"FROM read_csv('{cur}', header = true, all_varchar = true)"
+        )
     if "--snake" in flags:
         names = [r[0] for r in db.execute("DESCRIBE cur").fetchall()]
         for name in names:
