@@ -1,6 +1,7 @@
-//! `carbonledger sql` and `carbonledger factors export`, as a user runs them: the view runs in
-//! DuckDB (the `duckdb` Python package) and in a local Spark (PySpark) over a CUR loaded as a
-//! table, joined to the exported factor tables, and every row must equal the Rust path's
+//! `carbonledger sql` and `carbonledger factors export`, as a user runs them: the AWS view runs
+//! in DuckDB (the `duckdb` Python package) and in a local Spark (PySpark) over a CUR loaded as
+//! a table, the GCP view in DuckDB and in bqemulator (BigQuery) over the export's rows, joined
+//! to the exported factor tables, and every row must equal the Rust path's
 //! (`carbonledger estimate --format parquet` on the same file) to 1e-9 relative: class,
 //! exclusion reason, estimate kind, region, instance type, quantities, energy (kWh), Scope 2
 //! location and market and Scope 3 (kg CO2e). The comparison is the independent computation:
@@ -19,6 +20,8 @@ use assert_cmd::Command;
 const MIXED: &str = "fixtures/aws/legacy_mixed.csv";
 const ANONYMIZED: &str = "fixtures/aws/cur_legacy_anonymized_focus_converters.csv";
 const SAMPLE: &str = "fixtures/sample/cur-sample-2026-10.csv.gz";
+const GCP_MIXED: &str = "fixtures/gcp/export_mixed.jsonl";
+const GCP_ROWS: &str = "fixtures/gcp/bigquery_rows.jsonl";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -229,6 +232,110 @@ fn duckdb_view_equals_rust_on_a_generated_cur() {
 }
 
 #[test]
+fn duckdb_gcp_view_equals_rust_on_both_export_fixtures() {
+    // BigQuery's JSON lines export (nested records, repeated credits and system labels) read
+    // by DuckDB as structs and lists: compute with and without listed machine types, GPUs,
+    // memory, storage, network, credits, multi-regions, excluded cost types, ratios.
+    let Some(python) = python("duckdb") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let factors = dir.path().join("factors");
+    export(&factors, "parquet", None);
+    let sql = view(dir.path(), "duckdb", &["--provider", "gcp"]);
+    for (fixture, rows) in [(GCP_MIXED, 26), (GCP_ROWS, 13)] {
+        let ledger = rust_ledger(dir.path(), fixture, None);
+        let input = root().join(fixture);
+        let report = compare(
+            &python,
+            "compare_duckdb.py",
+            &[&input, &factors, &sql, &ledger],
+            &["--gcp"],
+        );
+        assert_eq!(rows_equal(&report), rows, "{report}");
+    }
+}
+
+/// bqemulator as the BigQuery connector's tests find it: `$CARBONLEDGER_BQEMULATOR`, else
+/// the virtualenv `.ci/run` installs; its DuckDB home likewise.
+fn bqemulator() -> Option<(PathBuf, PathBuf)> {
+    let cache = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/carbonledger-emulators"))
+        .unwrap_or_default();
+    let server = std::env::var_os("CARBONLEDGER_BQEMULATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join("bq-venv/bin/bqemulator"));
+    let home = std::env::var_os("CARBONLEDGER_BQEMULATOR_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join("bq-duckhome"));
+    if server.is_file() && home.is_dir() {
+        return Some((server, home));
+    }
+    let why = format!(
+        "no bqemulator at {} with a DuckDB home {} (install it as .ci/run does)",
+        server.display(),
+        home.display()
+    );
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("skipped: {why}");
+    None
+}
+
+#[test]
+fn bigquery_gcp_view_equals_rust_in_bqemulator() {
+    let Some(python) = python("duckdb") else {
+        return;
+    };
+    let Some((server, home)) = bqemulator() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let factors = dir.path().join("factors");
+    export(&factors, "parquet", None);
+    let common = [
+        "sql",
+        "--dialect",
+        "bigquery",
+        "--provider",
+        "gcp",
+        "--table",
+        "local.billing.export",
+        "--factors-schema",
+        "local.carbonledger",
+        "--line-column",
+        "cl_line",
+    ];
+    let write = |name: &str, extra: &[&str]| {
+        let mut args = common.to_vec();
+        args.extend(extra);
+        let path = dir.path().join(name);
+        std::fs::write(&path, ok(carbonledger(&args)).stdout).unwrap();
+        path
+    };
+    let view_sql = write(
+        "view.sql",
+        &["--view", "local.carbonledger.carbonledger_ledger"],
+    );
+    let query_sql = write("query.sql", &["--query-only"]);
+    let ledger = rust_ledger(dir.path(), GCP_MIXED, None);
+    let input = root().join(GCP_MIXED);
+    let report = compare(
+        &python,
+        "compare_bigquery.py",
+        &[
+            &server, &home, &input, &factors, &view_sql, &query_sql, &ledger,
+        ],
+        &[],
+    );
+    // The query and the view: both all 26 rows.
+    assert_eq!(
+        report.matches("26 rows equal to 1e-9").count(),
+        2,
+        "{report}"
+    );
+}
+
+#[test]
 fn a_factor_change_reaches_the_view_without_a_sql_edit() {
     let Some(python) = python("duckdb") else {
         return;
@@ -337,34 +444,41 @@ fn every_dialect_parses_with_sqlglot() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    for (dialect, table, schema) in [
+    for (dialect, provider, table, schema) in [
         (
             "athena",
+            "aws",
             "awsdatacatalog.cur_db.cur",
-            "awsdatacatalog.carbonledger",
+            "awsdatacatalog.cl",
         ),
         (
             "spark",
+            "aws",
             "spark_catalog.billing.cur",
-            "spark_catalog.carbonledger",
+            "spark_catalog.cl",
         ),
+        ("bigquery", "aws", "my-project.billing.cur", "my-project.cl"),
+        ("duckdb", "aws", "cur", "carbonledger"),
         (
             "bigquery",
-            "my-project.billing.cur",
-            "my-project.carbonledger",
+            "gcp",
+            "my-project.billing.gcp_billing_export_v1_0A",
+            "p.cl",
         ),
-        ("duckdb", "cur", "carbonledger"),
+        ("duckdb", "gcp", "export", "carbonledger"),
     ] {
         let out = ok(carbonledger(&[
             "sql",
             "--dialect",
             dialect,
+            "--provider",
+            provider,
             "--table",
             table,
             "--factors-schema",
             schema,
         ]));
-        let path = dir.path().join(format!("{dialect}.sql"));
+        let path = dir.path().join(format!("{dialect}-{provider}.sql"));
         std::fs::write(&path, &out.stdout).unwrap();
         let check = std::process::Command::new(&python)
             .arg(script("parse_sqlglot.py"))
@@ -383,8 +497,10 @@ fn every_dialect_parses_with_sqlglot() {
             report.contains("create view carbonledger_ledger"),
             "{report}"
         );
+        let export_table = table.rsplit('.').next().unwrap().to_lowercase();
         assert!(
-            report.contains("cur") && report.contains("instance_factors"),
+            report.contains(&format!("reads {export_table}\n"))
+                && report.contains("reads instance_factors"),
             "{report}"
         );
     }
@@ -405,7 +521,7 @@ fn sql_refuses_what_it_does_not_write_yet() {
         [
             "sql",
             "--dialect",
-            "bigquery",
+            "athena",
             "--table",
             "t",
             "--provider",

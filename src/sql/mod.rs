@@ -10,19 +10,21 @@
 //! * every number comes from the exported tables, never from the SQL text: the factor set's
 //!   tables, and the per-instance and per-architecture factors the estimator's own resolver
 //!   derives from them (means and medians of processor lists, chip counts, embodied bases);
-//! * every list the AWS connector matches (line item types, usage-type and unit lists) is an
-//!   exported table (`classification_lists`, `aws_region_codes`, `burstable`), matched in SQL
-//!   as the Rust list is matched (equality, substring, suffix, `\b…\b` regex);
+//! * every list the AWS and GCP connectors match (line item types, usage-type, SKU, service and
+//!   unit lists) is an exported table (`classification_lists`, `aws_region_codes`,
+//!   `burstable`, `gcp_series_processors`), matched in SQL as the Rust list is matched
+//!   (equality, substring, suffix, `\b…\b` regex);
 //! * what is code in Rust (the order of the tests, CCF's `xl` fix, the instance-type and region
-//!   regexes, which are shared constants of the connector) is written once, here and in
-//!   [`aws`], through the per-dialect layer [`dialect`].
+//!   regexes, which are shared constants of the connectors) is written once, in [`aws`] and
+//!   [`gcp`] (which share the estimator's CTEs), through the per-dialect layer [`dialect`].
 //!
-//! Scope: the AWS legacy CUR (slash or Athena snake_case names) with `--method default`, in
-//! every dialect. Not done yet, and refused with a message rather than written wrong:
-//! `--method ccf` (its quirks: vCPUs by the raw usage type, Redshift's /3600 slip, 2^40
-//! byte-hours, CCF's ratio by cost or amount per unit, `ccf_kwh`), the GCP billing export
-//! (its classifier and machine-series processor rules are not in SQL yet), CUR 2.0's
-//! `product` map, and `--cost amortized`. The view's `tags` and `notes` are null.
+//! Scope: the AWS legacy CUR (slash or Athena snake_case names) in every dialect, and the GCP
+//! billing export's nested table in BigQuery and DuckDB ([`gcp`]), with `--method default`.
+//! Not done yet, and refused with a message rather than written wrong: `--method ccf` (its
+//! quirks: vCPUs by the raw usage type, Redshift's /3600 slip, 2^40 byte-hours, CCF's ratio by
+//! cost or amount per unit, `ccf_kwh`), the GCP export in Athena and Spark (its repeated
+//! fields), CUR 2.0's `product` map, `--cost amortized` and the GCP cost measures other than
+//! net. The view's `tags` and `notes` are null.
 
 pub mod aws;
 pub mod dialect;
