@@ -80,9 +80,10 @@ struct SqlArgs {
     /// How the CUR table names its columns (default: snake for athena, else slash).
     #[arg(long, value_enum)]
     cur_names: Option<carbonledger::sql::CurNames>,
-    /// The AWS cost measure.
-    #[arg(long, value_enum, default_value = "unblended")]
-    cost: carbonledger::sql::AwsCost,
+    /// The AWS cost measure (default: unblended with --method default, blended with ccf, as
+    /// `estimate`).
+    #[arg(long, value_enum)]
+    cost: Option<carbonledger::sql::AwsCost>,
     /// A column of the table carried into `source_line` (e.g. a row number added at load).
     #[arg(long, value_name = "COLUMN")]
     line_column: Option<String>,
@@ -473,7 +474,10 @@ fn sql(args: SqlArgs) -> Result<(), Error> {
             Dialect::Athena => CurNames::Snake,
             _ => CurNames::Slash,
         }),
-        aws_cost: args.cost,
+        aws_cost: args.cost.unwrap_or(match args.method {
+            Method::Ccf => carbonledger::sql::AwsCost::Blended,
+            Method::Default => carbonledger::sql::AwsCost::Unblended,
+        }),
         line_column: args.line_column,
         missing_columns: args.missing_column,
     };

@@ -10,8 +10,8 @@
 //!
 //! The query's steps (CTEs), each the twin of one Rust step:
 //! * `src`: the CUR columns as trimmed text, numbers and UTC timestamps;
-//! * `s1`: CCF's `xl` → `xlarge` fix, the pricing unit CCF uses (`Fargate-GB-Hours` → `GB-Hours`,
-//!   Redshift seconds → `Hrs`), the parsed instance type and MSK key;
+//! * `s0`, `s1`: CCF's `xl` → `xlarge` fix, the pricing unit CCF uses (`Fargate-GB-Hours` →
+//!   `GB-Hours`, Redshift seconds → `Hrs`), the parsed instance type and MSK key;
 //! * `flags`: per distinct (line item type, operation, service, usage type, unit), which of the
 //!   connector's lists match (`classification_lists`, matched by equality, substring, suffix or
 //!   `\b…\b` regex as the Rust list says; burstable types from `burstable`);
@@ -74,6 +74,7 @@ pub fn query(o: &SqlOptions, n: &Names) -> String {
     let text = |legacy: &str| d.text(&col(legacy));
     let trimmed = |legacy: &str| format!("TRIM({})", text(legacy));
     let num = |legacy: &str| format!("COALESCE({}, 0)", d.try_double(&col(legacy)));
+    let ccf = o.method == crate::estimate::Method::Ccf;
     let line = match &o.line_column {
         Some(c) => format!("CAST({} AS {})", d.ident(c), d.int_type()),
         None => format!("CAST(NULL AS {})", d.int_type()),
@@ -146,6 +147,8 @@ pub fn query(o: &SqlOptions, n: &Names) -> String {
       ELSE TRIM(usage_unit) END AS unit,
     {parsed} AS parsed_type,
     CASE WHEN {kafka} THEN 'Kafka' || {msk} END AS msk_key,
+    {parsed_raw} AS parsed_raw,
+    CASE WHEN {kafka_raw} THEN 'Kafka' || {msk_raw} END AS msk_raw,
     CASE WHEN redshift_seconds THEN 1e0 / 3600e0 ELSE 1e0 END AS hours_per_amount
   FROM s0
 )",
@@ -153,6 +156,9 @@ pub fn query(o: &SqlOptions, n: &Names) -> String {
         parsed = d.regex_strip(&d.regex_group("ut", "([^:]*)$"), prefix),
         kafka = d.contains("ut", "'Kafka'"),
         msk = d.regex_group("ut", "^.*Kafka(.*)$"),
+        parsed_raw = d.regex_strip(&d.regex_group("raw_ut", "([^:]*)$"), prefix),
+        kafka_raw = d.contains("raw_ut", "'Kafka'"),
+        msk_raw = d.regex_group("raw_ut", "^.*Kafka(.*)$"),
     );
 
     // `flags`: which lists match each distinct key.
@@ -195,6 +201,13 @@ pub fn query(o: &SqlOptions, n: &Names) -> String {
         ),
         flag("f_vcpu_hour_type", "vcpu_hour_usage_types", word("k.ut")),
         flag("f_burstable", "burstable", word("k.ut")),
+        flag("f_vcpu_hour_raw", "vcpu_hour_usage_types", word("k.raw_ut")),
+        flag("f_burstable_raw", "burstable", word("k.raw_ut")),
+        flag(
+            "f_byte_hours",
+            "byte_hours_usage_types",
+            d.ends_with("k.usage_type", "l.entry"),
+        ),
         format!(
             "    MIN(CASE WHEN l.list = 'unsupported_usage_types' AND {} THEN l.seq END) \
              AS unsupported_seq",
@@ -209,12 +222,13 @@ pub fn query(o: &SqlOptions, n: &Names) -> String {
   SELECT 'burstable' AS list, 0 AS seq, instance_type AS entry FROM {burst}
   WHERE provider = 'aws'
 ),
-keys AS (SELECT DISTINCT lit, op, service, ut, unit FROM s1),
+keys AS (SELECT DISTINCT lit, op, service, ut, unit, raw_ut, usage_type FROM s1),
 flags AS (
-  SELECT k.lit, k.op, k.service, k.ut, k.unit,
+  SELECT k.lit AS k_lit, k.op AS k_op, k.service AS k_service, k.ut AS k_ut, k.unit AS k_unit,
+    k.raw_ut AS k_raw_ut, k.usage_type AS k_usage_type,
 {flags_cols}
   FROM keys k CROSS JOIN lists l
-  GROUP BY k.lit, k.op, k.service, k.ut, k.unit
+  GROUP BY k.lit, k.op, k.service, k.ut, k.unit, k.raw_ut, k.usage_type
 )",
         cl = f("classification_lists"),
         burst = f("burstable"),
@@ -258,13 +272,20 @@ flags AS (
     {t_gpu_model} AS table_gpu_model,
     CASE WHEN {pvcpu} > 0 THEN {pvcpu} END AS product_vcpu,
     b.baseline_percent,
-    fl.f_vcpu_hour_type, fl.f_burstable
+    fl.f_vcpu_hour_type, fl.f_burstable,
+    CASE WHEN imr.instance_type IS NOT NULL THEN imr.vcpus ELSE ipr.vcpus END AS table_vcpus_raw,
+    br.baseline_percent AS baseline_raw,
+    fl.f_vcpu_hour_raw, fl.f_burstable_raw, fl.f_byte_hours
   FROM s1
-  JOIN flags fl ON fl.lit = s1.lit AND fl.op = s1.op AND fl.service = s1.service
-    AND fl.ut = s1.ut AND fl.unit = s1.unit
+  JOIN flags fl ON fl.k_lit = s1.lit AND fl.k_op = s1.op AND fl.k_service = s1.service
+    AND fl.k_ut = s1.ut AND fl.k_unit = s1.unit AND fl.k_raw_ut = s1.raw_ut
+    AND fl.k_usage_type = s1.usage_type
   LEFT JOIN {inst} im ON im.provider = 'aws' AND im.instance_type = s1.msk_key
   LEFT JOIN {inst} ip ON ip.provider = 'aws' AND ip.instance_type = s1.parsed_type
   LEFT JOIN {burst} b ON b.provider = 'aws' AND b.instance_type = s1.parsed_type
+  LEFT JOIN {inst} imr ON imr.provider = 'aws' AND imr.instance_type = s1.msk_raw
+  LEFT JOIN {inst} ipr ON ipr.provider = 'aws' AND ipr.instance_type = s1.parsed_raw
+  LEFT JOIN {burst} br ON br.provider = 'aws' AND br.instance_type = s1.parsed_raw
 )",
         t_vcpus = table_instance("vcpus"),
         t_memory = table_instance("memory_gb"),
@@ -274,6 +295,34 @@ flags AS (
         inst = f("instances"),
         burst = f("burstable"),
     );
+    // With `--method ccf` the vCPUs are looked up with the usage type as billed (before the
+    // `xl` fix) and Redshift's table vCPUs are divided by 3600 (classify.rs `vcpus`).
+    let (vut, vtable, vbase, vhour, vburst) = if ccf {
+        (
+            "raw_ut",
+            "table_vcpus_raw",
+            "baseline_raw",
+            "f_vcpu_hour_raw",
+            "f_burstable_raw",
+        )
+    } else {
+        (
+            "ut",
+            "table_vcpus",
+            "baseline_percent",
+            "f_vcpu_hour_type",
+            "f_burstable",
+        )
+    };
+    let table_v = if ccf {
+        format!(
+            "CASE WHEN service = 'AmazonRedshift' AND NOT {} THEN {vtable} / 3600e0 \
+             ELSE {vtable} END",
+            d.contains("raw_ut", "'Kafka'")
+        )
+    } else {
+        vtable.to_owned()
+    };
     let c2 = format!(
         "c2 AS (
   SELECT c1.*,
@@ -281,16 +330,16 @@ flags AS (
       WHEN service = 'AWSGlue' THEN coef.aws_glue_vcpus_per_dpu
       WHEN service = 'AmazonSimpleDB' THEN 1e0
       WHEN {aurora} THEN coef.aws_aurora_serverless_vcpus_per_acu
-      WHEN f_vcpu_hour_type = 1 THEN 1e0
-      WHEN f_burstable = 1 THEN COALESCE(table_vcpus, product_vcpu) * baseline_percent
+      WHEN {vhour} = 1 THEN 1e0
+      WHEN {vburst} = 1 THEN COALESCE({vtable}, product_vcpu) * {vbase}
         / coef.cpu_utilization_percent
-      ELSE COALESCE(product_vcpu, table_vcpus)
+      ELSE COALESCE(product_vcpu, {table_v})
     END AS vcpus_per_amount,
     CASE WHEN {shape} THEN parsed_type
       ELSE NULLIF({stripped}, '') END AS shown_type
   FROM c1 CROSS JOIN coef
 )",
-        aurora = d.contains("ut", "'Aurora:ServerlessUsage'"),
+        aurora = d.contains(vut, "'Aurora:ServerlessUsage'"),
         shape = d.regex_match("parsed_type", &s(carbonledger_aws::INSTANCE_SHAPE_PATTERN)),
         stripped = d.regex_strip("product_instance_type", prefix),
     );
@@ -306,7 +355,7 @@ flags AS (
       WHEN f_unknown = 1
         OR f_compute_unit + f_storage_unit + f_lambda_unit + f_network_unit = 0 THEN 'unknown'
       WHEN f_compute_unit = 1 THEN
-        CASE WHEN vcpus_per_amount IS NULL THEN 'unknown' ELSE 'compute' END
+        CASE WHEN vcpus_per_amount IS NULL THEN {no_vcpus} ELSE 'compute' END
       WHEN f_storage_unit = 1 THEN
         CASE WHEN f_ssd_type = 1 OR (f_ssd_service = 1 AND NOT {backup}) THEN 'storage_ssd'
           WHEN f_hdd_type = 1 THEN 'storage_hdd' ELSE 'excluded' END
@@ -318,6 +367,7 @@ flags AS (
   FROM c2
 )",
         backup = d.contains("ut", "'Backup'"),
+        no_vcpus = if ccf { "'compute'" } else { "'unknown'" },
     );
 
     // `usage`: the usage schema's columns (line.rs `push`, region.rs `resolve`).
@@ -397,14 +447,15 @@ flags AS (
     CASE WHEN usage_class = 'compute' AND f_lambda_unit = 1 AND {arm} THEN 'AWS Graviton2'
       END AS cpu_architecture,
     CASE WHEN usage_class = 'compute' AND f_compute_unit = 1 AND table_gpu_count > 0
-      THEN table_gpu_model END AS gpu_model,
+      AND vcpus_per_amount IS NOT NULL THEN table_gpu_model END AS gpu_model,
     CASE WHEN usage_class <> 'compute' THEN 0e0
-      WHEN f_compute_unit = 1 THEN usage_amount * (vcpus_per_amount * hours_per_amount)
+      WHEN f_compute_unit = 1 THEN usage_amount * COALESCE({vcpu_per_amount}, 0e0)
       ELSE usage_amount * (1e0 / 3600e0) END AS vcpu_hours,
     CASE WHEN usage_class = 'compute' AND f_compute_unit = 1 AND table_gpu_count > 0
+      AND vcpus_per_amount IS NOT NULL
       THEN usage_amount * (table_gpu_count * hours_per_amount) ELSE 0e0 END AS gpu_hours,
     CASE WHEN usage_class = 'compute' AND f_compute_unit = 1 AND has_table_instance
-      THEN usage_amount * (table_memory_gb * hours_per_amount) ELSE 0e0 END
+      AND vcpus_per_amount IS NOT NULL THEN usage_amount * (table_memory_gb * hours_per_amount) ELSE 0e0 END
       AS memory_gb_hours,
     CASE WHEN usage_class NOT IN ('storage_ssd', 'storage_hdd') THEN 0e0
       WHEN unit = 'GB-Hours' THEN usage_amount / 1000e0
@@ -430,6 +481,13 @@ flags AS (
              transfer)"
         ),
         arm = d.ends_with("ut", "'-ARM'"),
+        // CCF multiplies the vCPUs by the billed amount before it turns Redshift seconds into
+        // hours.
+        vcpu_per_amount = if ccf {
+            "vcpus_per_amount"
+        } else {
+            "(vcpus_per_amount * hours_per_amount)"
+        },
         codes = f("aws_region_codes"),
         cl = f("classification_lists"),
     );
@@ -474,6 +532,34 @@ pub fn estimator_ctes(o: &SqlOptions, n: &Names, usage: &str, provider: &str) ->
         )
     };
     let fallback = carbonledger_factors::UNKNOWN_REGION;
+    let ccf = o.method == crate::estimate::Method::Ccf;
+    // estimate/ratio.rs: `--method ccf` takes the known kWh per unit of cost (AWS) or of usage
+    // amount (GCP) of the same unit; `--method default` the first of: same service and unit by
+    // amount, same unit by cost, all known usage by cost (costs below zero count as zero).
+    let ratio_cols = if ccf {
+        "    CASE WHEN bu.per <> 0 THEN 'u' END AS basis,
+    CASE WHEN bu.per <> 0 THEN bu.e / bu.per * (CASE WHEN direct.provider = 'aws' THEN direct.cost
+      ELSE direct.usage_amount END) END AS ratio_kwh,
+    CASE WHEN bu.per <> 0 THEN bu.k / bu.per * (CASE WHEN direct.provider = 'aws' THEN direct.cost
+      ELSE direct.usage_amount END) END AS ratio_ccf,
+    CASE WHEN bu.per <> 0 THEN (bu.k / bu.per * (CASE WHEN direct.provider = 'aws' THEN direct.cost
+      ELSE direct.usage_amount END) - bu.e / bu.per * (CASE WHEN direct.provider = 'aws' THEN direct.cost
+      ELSE direct.usage_amount END)) * grid_v END AS ratio_kg"
+    } else {
+        "    CASE WHEN su.a > 0 THEN 'su' WHEN bu.c > 0 THEN 'u' WHEN bp.c > 0 THEN 'p' END AS basis,
+    CASE WHEN su.a > 0 THEN su.e / su.a * GREATEST(usage_amount, 0e0)
+      WHEN bu.c > 0 THEN bu.e / bu.c * GREATEST(cost, 0e0)
+      WHEN bp.c > 0 THEN bp.e / bp.c * GREATEST(cost, 0e0) END AS ratio_kwh,
+    CASE WHEN su.a > 0 THEN su.b / su.a * GREATEST(usage_amount, 0e0)
+      WHEN bu.c > 0 THEN bu.b / bu.c * GREATEST(cost, 0e0)
+      WHEN bp.c > 0 THEN bp.b / bp.c * GREATEST(cost, 0e0) END AS ratio_kg"
+    };
+    let pad_month = format!(
+        "CASE WHEN MOD(CAST(usage_month AS {int}), 100) < 10 THEN '0' ELSE '' END || \
+         CAST(MOD(CAST(usage_month AS {int}), 100) AS {string})",
+        int = d.int_type(),
+        string = d.string_type()
+    );
     format!(
         "set_info AS (SELECT MAX(label) AS factor_set FROM {set_info}),
 years AS (SELECT DISTINCT usage_year FROM {usage}),
@@ -501,9 +587,22 @@ rfactor AS (
     AND r.rule_order = m.rule_order
   GROUP BY m.provider, m.service, m.usage_type
 ),
+u2 AS (
+  SELECT u.*,
+    CASE WHEN {ccf} AND u.provider = 'aws' AND u.region_note IS NOT NULL THEN NULL
+      ELSE u.region END AS f_region,
+    CASE WHEN {ccf} AND u.provider = 'aws' AND u.usage_class = 'compute'
+      AND u.vcpu_hours = 0 AND u.usage_amount <> 0 THEN 1 ELSE 0 END AS no_vcpus
+  FROM {usage} u
+),
 rowf AS (
   SELECT u.*,
     COALESCE(rf.factor, 1e0) AS rf,
+    CASE WHEN {ccf} AND u.provider = 'gcp' AND u.usage_class = 'memory' THEN 1e0
+      ELSE COALESCE(rf.factor, 1e0) END AS mem_rf,
+    CASE WHEN {ccf} AND u.provider = 'aws' AND u.usage_class <> 'compute'
+      AND u.f_byte_hours = 1 THEN u.usage_amount / 1099511627776e0
+      ELSE u.storage_tb_hours END AS tb_hours_v,
     COALESCE(pr.value, ps.value, 1e0) AS pue_v,
     COALESCE(gl.value, gu.value, 0e0) AS grid_v,
     CAST(COALESCE(gl.year, gu.year, u.usage_year) AS {int}) AS grid_year_v,
@@ -527,7 +626,8 @@ rowf AS (
       ELSE 0e0 END AS memory_fraction,
     CASE u.usage_class WHEN 'storage_ssd' THEN coef_e.ssd_wh_per_tb_hour
       WHEN 'storage_hdd' THEN coef_e.hdd_wh_per_tb_hour ELSE 0e0 END AS storage_wh,
-    CASE WHEN u.usage_class <> 'compute' OR ifc.instance_type IS NULL THEN 0e0
+    CASE WHEN u.usage_class <> 'compute' OR ifc.instance_type IS NULL OR u.no_vcpus = 1
+      THEN 0e0
       WHEN u.usage_unit IN ('Hrs', 'Hours', 'hours') THEN
         CASE ifc.embodied_basis_hours WHEN 'per_amount' THEN u.usage_amount * ifc.embodied_kg_hours
           WHEN 'per_vcpu_hour' THEN u.vcpu_hours * ifc.embodied_kg_hours ELSE 0e0 END
@@ -539,19 +639,19 @@ rowf AS (
           WHEN 'per_vcpu_hour' THEN u.vcpu_hours * ifc.embodied_kg_other ELSE 0e0 END
     END AS embodied_v,
     coef_e.memory_kwh_per_gb_hour, coef_e.network_kwh_per_gb
-  FROM {usage} u
+  FROM u2 u
   CROSS JOIN coef_e
   LEFT JOIN rfactor rf ON rf.provider = u.provider AND rf.service = u.service
     AND rf.usage_type = u.usage_type
-  LEFT JOIN pue_y pr ON pr.provider = u.provider AND pr.region = u.region
+  LEFT JOIN pue_y pr ON pr.provider = u.provider AND pr.region = u.f_region
     AND pr.usage_year = u.usage_year
   LEFT JOIN pue_y ps ON ps.provider = u.provider AND ps.region = '*'
     AND ps.usage_year = u.usage_year
-  LEFT JOIN grid_l gl ON gl.provider = u.provider AND gl.region = u.region
+  LEFT JOIN grid_l gl ON gl.provider = u.provider AND gl.region = u.f_region
     AND gl.usage_year = u.usage_year
   LEFT JOIN grid_l gu ON gu.provider = u.provider AND gu.region = {fallback}
     AND gu.usage_year = u.usage_year
-  LEFT JOIN grid_m gm ON gm.provider = u.provider AND gm.region = u.region
+  LEFT JOIN grid_m gm ON gm.provider = u.provider AND gm.region = u.f_region
     AND gm.usage_year = u.usage_year
   LEFT JOIN {ifs} ifc ON ifc.provider = u.provider AND ifc.method = {method}
     AND ifc.instance_type = u.instance_type
@@ -564,24 +664,35 @@ rowf AS (
   LEFT JOIN {gps} gf ON gf.provider = u.provider AND gf.method = {method}
     AND gf.gpu_model = {gpu_mean}
 ),
-direct AS (
+direct0 AS (
   SELECT rowf.*,
     vcpu_hours * kwh_vcpu * pue_v * rf AS cpu_kwh_v,
     gpu_hours * COALESCE(kwh_gpu, 0e0) * pue_v * rf AS gpu_kwh_v,
-    memory_gb_hours * memory_fraction * memory_kwh_per_gb_hour * pue_v * rf AS memory_kwh_v,
-    storage_tb_hours * storage_wh / 1000e0 * pue_v * rf AS storage_kwh_v,
+    memory_gb_hours * memory_fraction * memory_kwh_per_gb_hour * pue_v * mem_rf
+      AS memory_kwh_v,
+    tb_hours_v * storage_wh / 1000e0 * pue_v * rf AS storage_kwh_v,
     network_gb * network_kwh_per_gb * pue_v AS network_kwh_v
   FROM rowf
 ),
+direct AS (
+  SELECT direct0.*,
+    cpu_kwh_v + gpu_kwh_v + memory_kwh_v + storage_kwh_v + network_kwh_v AS energy_v,
+    CASE WHEN grid_v > 0 THEN cpu_kwh_v + gpu_kwh_v + memory_kwh_v + storage_kwh_v
+      + network_kwh_v + embodied_v / grid_v
+      ELSE cpu_kwh_v + gpu_kwh_v + memory_kwh_v + storage_kwh_v + network_kwh_v END AS ccf_v
+  FROM direct0
+),
 known AS (
   SELECT provider, usage_month, currency, service, usage_unit,
-    SUM(cpu_kwh_v + gpu_kwh_v + memory_kwh_v + storage_kwh_v + network_kwh_v) AS e,
+    SUM(energy_v) AS e, SUM(ccf_v) AS k,
     SUM(embodied_v) AS b, SUM(cost) AS c, SUM(usage_amount) AS a
-  FROM direct WHERE usage_class NOT IN ('unknown', 'excluded')
+  FROM direct WHERE usage_class NOT IN ('unknown', 'excluded') AND no_vcpus = 0
   GROUP BY provider, usage_month, currency, service, usage_unit
 ),
 by_u AS (
-  SELECT provider, usage_month, currency, usage_unit, SUM(e) AS e, SUM(b) AS b, SUM(c) AS c
+  SELECT provider, usage_month, currency, usage_unit, SUM(e) AS e, SUM(k) AS k, SUM(b) AS b,
+    SUM(c) AS c, SUM(a) AS a,
+    CASE WHEN provider = 'aws' THEN SUM(c) ELSE SUM(a) END AS per
   FROM known GROUP BY provider, usage_month, currency, usage_unit
 ),
 by_p AS (
@@ -590,13 +701,7 @@ by_p AS (
 ),
 ratio AS (
   SELECT direct.*,
-    CASE WHEN su.a > 0 THEN 'su' WHEN bu.c > 0 THEN 'u' WHEN bp.c > 0 THEN 'p' END AS basis,
-    CASE WHEN su.a > 0 THEN su.e / su.a * GREATEST(usage_amount, 0e0)
-      WHEN bu.c > 0 THEN bu.e / bu.c * GREATEST(cost, 0e0)
-      WHEN bp.c > 0 THEN bp.e / bp.c * GREATEST(cost, 0e0) END AS ratio_kwh,
-    CASE WHEN su.a > 0 THEN su.b / su.a * GREATEST(usage_amount, 0e0)
-      WHEN bu.c > 0 THEN bu.b / bu.c * GREATEST(cost, 0e0)
-      WHEN bp.c > 0 THEN bp.b / bp.c * GREATEST(cost, 0e0) END AS ratio_kg
+{ratio_cols}
   FROM direct
   LEFT JOIN known su ON direct.usage_class = 'unknown' AND su.provider = direct.provider
     AND su.usage_month = direct.usage_month AND su.currency = direct.currency
@@ -613,9 +718,9 @@ ledger AS (
       WHEN usage_class <> 'unknown' THEN 'estimated'
       WHEN basis IS NOT NULL THEN 'ratio' ELSE 'excluded' END AS kind,
     CASE WHEN usage_class = 'unknown' AND basis IS NULL THEN
-      'no estimated ' || provider || ' usage in '
+      'no estimated ' || provider || ' usage in {in_unit}
       || CAST(CAST(FLOOR(usage_month / 100) AS {int}) AS {string}) || '-'
-      || {pad_month} || ' to take a ratio from'
+      || {pad_month} || ' to take a ratio from'{ccf_tail}
       ELSE exclusion_reason END AS reason_out,
     CASE WHEN usage_class = 'unknown' AND basis IS NULL THEN 'excluded'
       ELSE usage_class END AS class_out
@@ -644,7 +749,7 @@ SELECT
   {energy} * market_v AS scope2_market_kg,
   CASE WHEN kind = 'estimated' THEN embodied_v WHEN kind = 'ratio' THEN ratio_kg
     END AS scope3_embodied_kg,
-  CAST(NULL AS {dbl}) AS ccf_kwh,
+  {ccf_kwh} AS ccf_kwh,
   CAST(NULL AS {string}) AS notes
 FROM ledger",
         set_info = f("set_info"),
@@ -661,14 +766,21 @@ FROM ledger",
         fallback = s(fallback),
         cpu_fallback = s(super::export::CPU_FALLBACK_KEY),
         gpu_mean = s(super::export::GPU_MEAN_KEY),
-        pad_month = format!(
-            "CASE WHEN MOD(CAST(usage_month AS {int}), 100) < 10 THEN '0' ELSE '' END || \
-             CAST(MOD(CAST(usage_month AS {int}), 100) AS {string})",
-            int = d.int_type(),
-            string = d.string_type()
-        ),
         source = s(&o.table),
-        energy = "CASE WHEN kind = 'estimated' THEN cpu_kwh_v + gpu_kwh_v + memory_kwh_v \
-                  + storage_kwh_v + network_kwh_v WHEN kind = 'ratio' THEN ratio_kwh END",
+        energy =
+            "CASE WHEN kind = 'estimated' THEN energy_v WHEN kind = 'ratio' THEN ratio_kwh END",
+        ccf = if ccf { "TRUE" } else { "FALSE" },
+        ccf_kwh = if ccf {
+            "CASE WHEN kind = 'estimated' THEN ccf_v WHEN kind = 'ratio' THEN ratio_ccf END"
+                .to_owned()
+        } else {
+            format!("CAST(NULL AS {dbl})")
+        },
+        in_unit = if ccf {
+            "unit `' || usage_unit || '` in '"
+        } else {
+            "'"
+        },
+        ccf_tail = if ccf { " || ' (ccf method)'" } else { "" },
     )
 }

@@ -20,8 +20,8 @@
 //!   fallback rule, GPU kWh per GPU-hour, the share of memory above the per-chip threshold and
 //!   the embodied basis, per instance type), `cpu_profiles` (watts per vCPU of a billed CPU
 //!   architecture or `;`-list, `_fallback` for the provider fallback) and `gpu_profiles` (kWh
-//!   per GPU-hour of a named model, `_mean` for the mean the method takes for an unknown one). Mean,
-//!   median and chip-count logic is therefore never rewritten in SQL: a factor change reaches
+//!   per GPU-hour of a named model, `_mean` for the mean the method takes for an unknown one).
+//!   Mean, median and chip-count logic is therefore never rewritten in SQL: a factor change reaches
 //!   the view by exporting again.
 
 use std::path::Path;
@@ -207,15 +207,9 @@ fn year_table(rows: Vec<(&str, &str, i32, f64)>, value: &str) -> PolarsResult<Da
 /// One row per pattern: `match_kind` `regex` (the rule's compiled `\b…\b` pattern, as CCF's
 /// `containsAny` builds it), `includes` (substring) or `always` (pattern empty).
 fn replication(f: &FactorSet) -> PolarsResult<DataFrame> {
-    let mut cols: (
-        Vec<&str>,
-        Vec<&str>,
-        Vec<i64>,
-        Vec<&str>,
-        Vec<String>,
-        Vec<f64>,
-    ) = Default::default();
-    for (provider, service, rule) in f.replication_rules() {
+    let (mut provider, mut service, mut order) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut kind, mut pattern, mut factor) = (Vec::new(), Vec::new(), Vec::new());
+    for (p, s, rule) in f.replication_rules() {
         let patterns: Vec<(&str, String)> = match &rule.rule {
             RuleMatch::ContainsWord(list) => list
                 .iter()
@@ -224,22 +218,22 @@ fn replication(f: &FactorSet) -> PolarsResult<DataFrame> {
             RuleMatch::Includes(list) => list.iter().map(|p| ("includes", p.clone())).collect(),
             RuleMatch::Always => vec![("always", String::new())],
         };
-        for (kind, pattern) in patterns {
-            cols.0.push(provider);
-            cols.1.push(service);
-            cols.2.push(rule.order);
-            cols.3.push(kind);
-            cols.4.push(pattern);
-            cols.5.push(rule.factor);
+        for (k, text) in patterns {
+            provider.push(p);
+            service.push(s);
+            order.push(rule.order);
+            kind.push(k);
+            pattern.push(text);
+            factor.push(rule.factor);
         }
     }
     df!(
-        "provider" => cols.0,
-        "service" => cols.1,
-        "rule_order" => cols.2,
-        "match_kind" => cols.3,
-        "pattern" => cols.4,
-        "factor" => cols.5,
+        "provider" => provider,
+        "service" => service,
+        "rule_order" => order,
+        "match_kind" => kind,
+        "pattern" => pattern,
+        "factor" => factor,
     )
 }
 
@@ -375,8 +369,8 @@ fn providers(f: &FactorSet) -> Vec<String> {
 }
 
 /// Per method, provider and billed CPU architecture (a single name of `cpu_watts`, a
-/// `;`-separated processor list of `instances`, or [`CPU_FALLBACK_KEY`] for none): the watts per vCPU the
-/// resolver takes for a row without a listed instance.
+/// `;`-separated processor list of `instances`, or [`CPU_FALLBACK_KEY`] for none): the watts
+/// per vCPU the resolver takes for a row without a listed instance.
 fn cpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
     let (mut provider, mut method, mut arch, mut watts, mut kwh) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -430,8 +424,8 @@ fn cpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
     )
 }
 
-/// Per method, provider and GPU model ([`GPU_MEAN_KEY`] for a GPU row whose model the bill does not name
-/// or the set does not list): kWh per GPU-hour, before PUE and replication.
+/// Per method, provider and GPU model ([`GPU_MEAN_KEY`] for a GPU row whose model the bill
+/// does not name or the set does not list): kWh per GPU-hour, before PUE and replication.
 fn gpu_profiles(f: &FactorSet) -> PolarsResult<DataFrame> {
     let (mut provider, mut method, mut model, mut kwh) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

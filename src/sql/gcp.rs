@@ -74,14 +74,14 @@ pub fn query(o: &SqlOptions, n: &Names) -> String {
         spec = d.repeated_lookup("system_labels", "compute.googleapis.com/machine_spec"),
         table = d.table(&o.table),
     );
-    let s0 = format!(
+    let s0 = String::from(
         "s0 AS (
   SELECT src.*,
     EXTRACT(YEAR FROM period_start) AS usage_year,
     EXTRACT(YEAR FROM period_start) * 100 + EXTRACT(MONTH FROM period_start) AS usage_month,
     CASE WHEN cost_type = '' THEN 'regular' ELSE cost_type END AS lit
   FROM src
-)"
+)",
     );
     let word =
         |subject: &str| d.regex_match(subject, &format!("{} || l.entry || {}", s(r"\b"), s(r"\b")));
@@ -207,6 +207,10 @@ sku_prefix AS (
 )",
         inst = f("instances"),
     );
+    let compute = format!(
+        "usage_amount * CASE WHEN {gke} THEN gcoef.gke WHEN f_composer = 1 \
+         THEN gcoef.composer ELSE 1e0 END / (3600e0)"
+    );
     let per = |num: &str, den: &str| format!("usage_amount * {num} / ({den})");
     let zone = carbonledger_gcp::ZONE_PATTERN;
     let region_re = s(carbonledger_gcp::REGION_PATTERN);
@@ -244,7 +248,8 @@ sku_prefix AS (
     CASE WHEN rule IN ('ssd', 'hdd') THEN {storage} ELSE 0e0 END AS storage_tb_hours,
     CASE WHEN rule = 'network' THEN {network} ELSE 0e0 END AS network_gb,
     {region} AS region,
-    {note} AS region_note
+    {note} AS region_note,
+    0 AS f_byte_hours
   FROM g2
   CROSS JOIN gcoef
   LEFT JOIN {cl} us ON us.provider = 'gcp' AND us.list = 'unsupported_usage_types'
@@ -259,10 +264,6 @@ sku_prefix AS (
              estimates it by ratio, counting that usage twice)"
         ),
         pod_cpu = per("1e0", "1000e0 * 3600e0"),
-        compute = format!(
-            "usage_amount * CASE WHEN {gke} THEN gcoef.gke WHEN f_composer = 1 \
-             THEN gcoef.composer ELSE 1e0 END / (3600e0)"
-        ),
         gpu = per("1e0", "3600e0"),
         memory = per("1e0", &format!("{GIB} * 3600e0")),
         storage = per("1e0", "1000000000000e0 * 3600e0"),
@@ -283,9 +284,10 @@ sku_prefix AS (
         f("coefficients")
     );
     let factors = super::aws::estimator_ctes(o, n, "usage", "'gcp'");
-    format!(
-        "WITH\n{src},\n{s0},\n{flags},\n{g1},\n{gpu_names},\n{sku_prefix},\n{g2},\n{gcoef},\n{usage},\n{factors}"
-    )
+    let ctes = [
+        src, s0, flags, g1, gpu_names, sku_prefix, g2, gcoef, usage, factors,
+    ];
+    format!("WITH\n{}", ctes.join(",\n"))
 }
 
 /// The region (or, with `note`, how it was found) of `region.rs` `resolve`.
@@ -315,7 +317,7 @@ fn region_case(o: &SqlOptions, note: bool, zone: &str, region_re: &str) -> Strin
         f = pick("loc".into(), s("from location.location")),
         m = pick(
             "loc".into(),
-            format!("'multi-region location `' || loc || '`'")
+            "'multi-region location `' || loc || '`'".to_owned()
         ),
     )
     .replace("VARCHAR", d.string_type())

@@ -98,10 +98,11 @@ impl Names<'_> {
 
 /// The SQL text for `options`: a `CREATE OR REPLACE VIEW … AS` statement, or the bare query.
 pub fn generate(options: &SqlOptions) -> Result<String, Error> {
-    if options.method == Method::Ccf {
+    if options.method == Method::Ccf && options.provider == Provider::Gcp {
         return Err(Error::Usage(
-            "carbonledger sql: --method ccf is not written in SQL yet (CCF's quirks are Rust \
-             only); use --method default, or `carbonledger estimate --method ccf`"
+            "carbonledger sql: --method ccf is not written in SQL yet for --provider gcp (CCF's \
+             GCP quirks are Rust only); use --method default, or `carbonledger estimate \
+             --method ccf`"
                 .into(),
         ));
     }

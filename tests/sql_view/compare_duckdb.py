@@ -30,7 +30,7 @@ NUMBERS = ["vcpu_hours", "gpu_hours", "memory_gb_hours", "storage_tb_hours", "ne
            "usage_amount", "cost", "watts_per_vcpu", "pue", "replication_factor", "cpu_kwh",
            "gpu_kwh", "memory_kwh", "storage_kwh", "network_kwh", "energy_kwh",
            "grid_kg_per_kwh", "grid_year", "market_kg_per_kwh", "scope2_location_kg",
-           "scope2_market_kg", "scope3_embodied_kg"]
+           "scope2_market_kg", "scope3_embodied_kg", "ccf_kwh"]
 TIMES = ["period_start", "period_end"]
 
 
