@@ -159,6 +159,59 @@ fn duckdb_case(input: &str, view_args: &[&str], flags: &[&str]) -> Option<String
     ))
 }
 
+/// As [`duckdb_case`] with `--method ccf` (the ccf set exported, `extra` for both the view and
+/// the Rust path, e.g. a cost measure).
+fn duckdb_ccf_case(input: &str, view_args: &[&str], extra: &[&str]) -> Option<String> {
+    let python = python("duckdb")?;
+    let dir = tempfile::tempdir().unwrap();
+    let factors = dir.path().join("factors");
+    let shown = factors.to_str().unwrap();
+    let export_args = [
+        "factors", "export", "--method", "ccf", "--format", "parquet",
+    ];
+    ok(carbonledger(
+        &[&export_args[..], &["--output-dir", shown]].concat(),
+    ));
+    let mut args = vec!["--method", "ccf"];
+    args.extend(extra);
+    args.extend(view_args);
+    let sql = view(dir.path(), "duckdb", &args);
+    let ledger = dir.path().join("rust.parquet");
+    let mut estimate = vec!["estimate", "--input", input, "--method", "ccf"];
+    estimate.extend(extra);
+    estimate.extend(["--format", "parquet", "--output", ledger.to_str().unwrap()]);
+    ok(carbonledger(&estimate));
+    let cur = root().join(input);
+    Some(compare(
+        &python,
+        "compare_duckdb.py",
+        &[&cur, &factors, &sql, &ledger],
+        &[],
+    ))
+}
+
+#[test]
+fn duckdb_ccf_view_equals_rust_on_three_curs() {
+    // CCF's quirks, ccf_kwh included: the sample and the anonymized CUR at CCF's blended cost,
+    // the mixed fixture (no blended cost column) at unblended cost.
+    let anonymized = ["--missing-column", "product/vcpu,product/instanceType"];
+    for (input, view_args, extra, rows) in [
+        (SAMPLE, &[][..], &[][..], 3000),
+        (ANONYMIZED, &anonymized[..], &[][..], 1281),
+        (
+            MIXED,
+            &["--missing-column", "product/regionCode"][..],
+            &["--cost", "unblended"][..],
+            31,
+        ),
+    ] {
+        let Some(report) = duckdb_ccf_case(input, view_args, extra) else {
+            return;
+        };
+        assert_eq!(rows_equal(&report), rows, "{input}: {report}");
+    }
+}
+
 /// The rows of a report line `N rows equal to 1e-9`.
 fn rows_equal(report: &str) -> usize {
     let line = report
@@ -514,7 +567,9 @@ fn sql_refuses_what_it_does_not_write_yet() {
             "--dialect",
             "duckdb",
             "--table",
-            "cur",
+            "t",
+            "--provider",
+            "gcp",
             "--method",
             "ccf",
         ],
@@ -526,6 +581,8 @@ fn sql_refuses_what_it_does_not_write_yet() {
             "t",
             "--provider",
             "gcp",
+            "--method",
+            "default",
         ],
     ] {
         let out = carbonledger(&args);
