@@ -20,10 +20,17 @@
 //! * `repl`, `pue_y`, `grid_l`, `grid_m`: the replication rule, PUE and grid factors, with the
 //!   factor set's year rule (the usage year, else the latest earlier year, else the earliest);
 //! * `est`: the direct estimate of known rows;
-//! * `by_su`, `by_u`, `by_p`: the known rows' sums per provider, month (UTC) and currency, by
+//! * `known`, `by_u`, `by_p`: the known rows' sums per provider, month (UTC) and currency, by
 //!   service and unit, by unit, and overall; unknown rows take the first ratio that exists
-//!   (`estimate/ratio.rs`, `--method default`), and rows with none are excluded with the
-//!   reason the Rust path gives.
+//!   (`estimate/ratio.rs`: with `--method default` by service and unit, unit, provider; with
+//!   `--method ccf` by unit only, per unit of cost for AWS), and rows with none are excluded
+//!   with the reason the Rust path gives.
+//!
+//! `--method ccf` (the `ccf_quirks` of the AWS classifier and the CCF branches of the
+//! estimator): vCPUs looked up with the usage type as billed, Redshift table vCPUs / 3600 and
+//! vCPU-hours per billed unit, compute lines without a vCPU count kept as compute at 0 kWh
+//! (no embodied, not in the ratios), byte-hour usage types' GB-months / 2^40 as TB-hours,
+//! regions the bill did not state ignored for factors, `ccf_kwh` = energy + embodied / grid.
 //!
 //! Not carried (the Rust path has them): `tags` (null: the CUR's `resourceTags/*` columns are
 //! not folded into JSON), `notes` (null), `source_line` unless `--line-column` names a column;

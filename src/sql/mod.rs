@@ -18,13 +18,15 @@
 //!   regexes, which are shared constants of the connectors) is written once, in [`aws`] and
 //!   [`gcp`] (which share the estimator's CTEs), through the per-dialect layer [`dialect`].
 //!
-//! Scope: the AWS legacy CUR (slash or Athena snake_case names) in every dialect, and the GCP
-//! billing export's nested table in BigQuery and DuckDB ([`gcp`]), with `--method default`.
-//! Not done yet, and refused with a message rather than written wrong: `--method ccf` (its
-//! quirks: vCPUs by the raw usage type, Redshift's /3600 slip, 2^40 byte-hours, CCF's ratio by
-//! cost or amount per unit, `ccf_kwh`), the GCP export in Athena and Spark (its repeated
-//! fields), CUR 2.0's `product` map, `--cost amortized` and the GCP cost measures other than
-//! net. The view's `tags` and `notes` are null.
+//! Scope: the AWS legacy CUR (slash or Athena snake_case names) in every dialect with both
+//! methods (`--method ccf` keeps CCF's quirks: vCPUs by the usage type as billed, Redshift's
+//! /3600 slip, lines without vCPUs at 0 kWh and outside the ratios, 2^40 byte-hours, the
+//! product region only, per-unit ratios by cost, `ccf_kwh`), and the GCP billing export's
+//! nested table in BigQuery and DuckDB with `--method default` ([`gcp`]). Not done yet, and
+//! refused with a message rather than written wrong: CCF's GCP quirks, the GCP export in Athena
+//! and Spark (its repeated fields). Not written either: CUR 2.0's `product` map,
+//! `--cost amortized` and the GCP cost measures other than net. The view's `tags` and `notes`
+//! are null.
 
 pub mod aws;
 pub mod dialect;
