@@ -96,16 +96,18 @@ impl Dialect {
         format!("COALESCE(CAST({expr} AS {}), '')", self.string_type())
     }
 
-    /// A number read from text or a number column: null when it does not parse.
+    /// A number read from text or a number column: null when it does not parse. BigQuery casts
+    /// the column itself (its tables are typed, and a FLOAT64 → STRING → FLOAT64 round trip
+    /// is not promised to be exact there); the others go through trimmed text, which CSV-loaded
+    /// CUR tables hold, and print doubles in a form that reads back exactly.
     pub fn try_double(self, expr: &str) -> String {
-        let (cast, t) = match self {
-            Dialect::Bigquery => ("SAFE_CAST", "FLOAT64"),
-            _ => ("TRY_CAST", "DOUBLE"),
-        };
-        format!(
-            "{cast}(NULLIF(TRIM(CAST({expr} AS {})), '') AS {t})",
-            self.string_type()
-        )
+        match self {
+            Dialect::Bigquery => format!("SAFE_CAST({expr} AS FLOAT64)"),
+            _ => format!(
+                "TRY_CAST(NULLIF(TRIM(CAST({expr} AS {})), '') AS DOUBLE)",
+                self.string_type()
+            ),
+        }
     }
 
     /// A UTC timestamp from a timestamp column or RFC 3339 text (`2023-11-01T00:00:00Z`).
