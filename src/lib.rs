@@ -25,6 +25,7 @@ pub mod reconcile;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod sql;
 pub mod synth;
 pub mod top;
 

@@ -60,6 +60,11 @@ enum Command {
     Plan(PlanCommand),
     /// Check a plan file against carbon budgets: exit 0 within, 1 over, 2 bad input.
     Gate(GateArgs),
+    /// Print the method as a SQL view over a billing export table (`README`: the method as SQL).
+    Sql(Box<SqlArgs>),
+    /// The factor set as tables.
+    #[command(subcommand)]
+    Factors(FactorsCommand),
 }
 
 #[derive(Subcommand)]
@@ -150,6 +155,64 @@ struct QueryArgs {
     /// Write there (atomically) instead of stdout; needed for `--format parquet`.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// The SQL dialect of the warehouse.
+    #[arg(long, value_enum)]
+    dialect: carbonledger::sql::Dialect,
+    /// The billing export the table holds.
+    #[arg(long, value_enum, default_value = "aws")]
+    provider: carbonledger::sql::Provider,
+    /// The export table as the engine names it (`db.cur`, `catalog.db.cur`).
+    #[arg(long, value_name = "NAME")]
+    table: String,
+    /// The schema (dataset, database) holding the tables of `carbonledger factors export`.
+    #[arg(long, value_name = "S")]
+    factors_schema: Option<String>,
+    #[arg(long, value_enum, default_value = "default")]
+    method: Method,
+    /// The view to create.
+    #[arg(long, value_name = "NAME", default_value = "carbonledger_ledger")]
+    view: String,
+    /// Print the bare query instead of a CREATE OR REPLACE VIEW statement.
+    #[arg(long)]
+    query_only: bool,
+    /// How the CUR table names its columns (default: snake for athena, else slash).
+    #[arg(long, value_enum)]
+    cur_names: Option<carbonledger::sql::CurNames>,
+    /// The AWS cost measure (default: unblended with --method default, blended with ccf, as
+    /// `estimate`).
+    #[arg(long, value_enum)]
+    cost: Option<carbonledger::sql::AwsCost>,
+    /// A column of the table carried into `source_line` (e.g. a row number added at load).
+    #[arg(long, value_name = "COLUMN")]
+    line_column: Option<String>,
+    /// An optional CUR column (legacy name, e.g. `product/regionCode`) the table lacks;
+    /// repeat or separate with commas.
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    missing_column: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum FactorsCommand {
+    /// Write the factor tables the SQL view joins (CSV or Parquet, one file per table).
+    Export(FactorsExportArgs),
+}
+
+#[derive(Args)]
+struct FactorsExportArgs {
+    #[arg(long, value_name = "DIR")]
+    output_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "csv")]
+    format: carbonledger::sql::export::TableFormat,
+    /// Which embedded set (`default` or `ccf`, as `--method`); ignored with `--factors`.
+    #[arg(long, value_enum, default_value = "default")]
+    method: Method,
+    /// A factor-set folder laid out like `factors/default/`, instead of an embedded set.
+    #[arg(long, value_name = "DIR")]
+    factors: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -445,6 +508,8 @@ fn main() -> ExitCode {
         Command::Plan(PlanCommand::Estimate(args)) => plan_estimate(args),
         Command::Plan(PlanCommand::Compare(args)) => plan_compare(args),
         Command::Gate(args) => gate(args),
+        Command::Sql(args) => sql(*args),
+        Command::Factors(FactorsCommand::Export(args)) => factors_export(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -596,6 +661,54 @@ fn report(args: ReportArgs) -> Result<(), Error> {
     let report = carbonledger::report::build(&request)?;
     for path in carbonledger::report::write(&report, &args.output_dir)? {
         eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn sql(args: SqlArgs) -> Result<(), Error> {
+    use carbonledger::sql::{CurNames, Dialect, SqlOptions};
+    let options = SqlOptions {
+        dialect: args.dialect,
+        provider: args.provider,
+        table: args.table,
+        factors_schema: args.factors_schema,
+        method: args.method,
+        view: (!args.query_only).then_some(args.view),
+        cur_names: args.cur_names.unwrap_or(match args.dialect {
+            Dialect::Athena => CurNames::Snake,
+            _ => CurNames::Slash,
+        }),
+        aws_cost: args.cost.unwrap_or(match args.method {
+            Method::Ccf => carbonledger::sql::AwsCost::Blended,
+            Method::Default => carbonledger::sql::AwsCost::Unblended,
+        }),
+        line_column: args.line_column,
+        missing_columns: args.missing_column,
+    };
+    let text = carbonledger::sql::generate(&options)?;
+    use std::io::Write as _;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|source| Error::Output {
+            path: "stdout".into(),
+            source,
+        })
+}
+
+fn factors_export(args: FactorsExportArgs) -> Result<(), Error> {
+    let factors = match &args.factors {
+        Some(dir) => carbonledger_factors::FactorSet::from_dir(dir)?,
+        None => carbonledger_factors::FactorSet::embedded(args.method.factor_set_name())?,
+    };
+    let written = carbonledger::sql::export::write(&factors, &args.output_dir, args.format)?;
+    eprintln!(
+        "factor set {}: {} tables written to {}",
+        factors.label(),
+        written.len(),
+        args.output_dir.display()
+    );
+    for path in written {
+        println!("{path}");
     }
     Ok(())
 }

@@ -237,6 +237,97 @@ impl FactorSet {
             .map(|(_, instance)| instance)
     }
 
+    /// Every PUE row as (provider, region or `*`, year, PUE), sorted; for exporting the set
+    /// as tables (`carbonledger factors export`).
+    pub fn pue_rows(&self) -> Vec<(&str, &str, i32, f64)> {
+        let mut rows: Vec<_> = self
+            .pue
+            .iter()
+            .flat_map(|((p, r), years)| {
+                years
+                    .iter()
+                    .map(move |(y, v)| (p.as_str(), r.as_str(), *y, *v))
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        rows
+    }
+
+    /// Every location-based (`market == false`) or market-based grid factor as (provider,
+    /// region, year, kg CO2e per kWh), sorted; for exporting the set as tables.
+    pub fn grid_rows(&self, market: bool) -> Vec<(&str, &str, i32, f64)> {
+        let table = if market {
+            &self.grid_market
+        } else {
+            &self.grid_location
+        };
+        let mut rows: Vec<_> = table
+            .iter()
+            .flat_map(|((p, r), years)| {
+                years
+                    .iter()
+                    .map(move |(y, g)| (p.as_str(), r.as_str(), *y, g.kg_per_kwh))
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        rows
+    }
+
+    /// Every replication rule as (provider, service, rule), each service's rules in order.
+    pub fn replication_rules(&self) -> Vec<(&str, &str, &ReplicationRule)> {
+        let mut rows: Vec<_> = self
+            .replication
+            .iter()
+            .flat_map(|((p, s), rules)| rules.iter().map(move |r| (p.as_str(), s.as_str(), r)))
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1, a.2.order).cmp(&(b.0, b.1, b.2.order)));
+        rows
+    }
+
+    /// Every CPU watts row as (provider, architecture, watts), sorted.
+    pub fn cpu_rows(&self) -> Vec<(&str, &str, CpuWatts)> {
+        let mut rows: Vec<_> = self
+            .cpu
+            .iter()
+            .map(|((p, a), w)| (p.as_str(), a.as_str(), *w))
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        rows
+    }
+
+    /// Every GPU watts row as (provider, model, watts), sorted.
+    pub fn gpu_rows(&self) -> Vec<(&str, &str, GpuWatts)> {
+        let mut rows: Vec<_> = self
+            .gpu
+            .iter()
+            .map(|((p, m), w)| (p.as_str(), m.as_str(), *w))
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        rows
+    }
+
+    /// Every instance as (provider, instance), sorted by provider and type.
+    pub fn instance_rows(&self) -> Vec<(&str, &Instance)> {
+        let mut rows: Vec<_> = self
+            .instances
+            .iter()
+            .map(|((p, _), i)| (p.as_str(), i))
+            .collect();
+        rows.sort_by(|a, b| (a.0, &a.1.instance_type).cmp(&(b.0, &b.1.instance_type)));
+        rows
+    }
+
+    /// Every burstable type as (provider, instance type, baseline percent), sorted.
+    pub fn burstable_rows(&self) -> Vec<(&str, &str, f64)> {
+        let mut rows: Vec<_> = self
+            .burstable
+            .iter()
+            .map(|((p, t), b)| (p.as_str(), t.as_str(), *b))
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        rows
+    }
+
     /// Baseline CPU utilisation of a burstable type, in percent.
     pub fn burstable_baseline(&self, provider: &str, instance_type: &str) -> Option<f64> {
         self.burstable.get(&key(provider, instance_type)).copied()

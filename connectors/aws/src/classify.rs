@@ -53,6 +53,12 @@ use crate::lists::*;
 const NOT_INTER_DC_TRANSFER: &str =
     "data transfer that is not between data centres (CCF counts only inter-region transfer)";
 
+/// The prefix stripped from the last `:` segment of a usage type to get its instance type
+/// (also used by the SQL form of the method).
+pub const INSTANCE_PREFIX_PATTERN: &str = r"^((db|cache|dax|dms|ml|mq|KernelGateway-ml|.+Kafka)\.)";
+/// What a parsed instance type must look like to be shown as the row's instance type.
+pub const INSTANCE_SHAPE_PATTERN: &str = r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$";
+
 /// The factor tables' provider id for AWS.
 pub const PROVIDER: &str = "aws";
 
@@ -150,8 +156,8 @@ impl Classifier {
         Ok(Classifier {
             burstable: RegexSet::new(burstable.iter().map(word))?,
             vcpu_hour_types: RegexSet::new(VCPU_HOUR_USAGE_TYPES.iter().map(word))?,
-            instance_prefix: Regex::new(r"^((db|cache|dax|dms|ml|mq|KernelGateway-ml|.+Kafka)\.)")?,
-            instance_shape: Regex::new(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")?,
+            instance_prefix: Regex::new(INSTANCE_PREFIX_PATTERN)?,
+            instance_shape: Regex::new(INSTANCE_SHAPE_PATTERN)?,
             factors,
             ccf_quirks,
             cache: HashMap::new(),

@@ -61,11 +61,15 @@ use carbonledger_factors::FactorSet;
 use carbonledger_usage::{CostBasis, FocusCost, InputTotals, SourceError, UsageSource};
 use polars::prelude::DataFrame;
 
-pub use classify::PROVIDER;
-pub use columns::Flavour;
+pub use classify::{INSTANCE_PREFIX_PATTERN, INSTANCE_SHAPE_PATTERN, PROVIDER};
+pub use columns::{Flavour, legacy_to_snake};
 pub use layout::{FileFormat, LayoutKind};
 pub use line::{BilledLine, LineConverter};
-pub use region::billing_code_region;
+pub use lists::{classification_lists, vcpu_hour_usage_types};
+pub use region::{
+    BILLING_CODE_SHAPE_PATTERN, GLOBAL_NOTE, NO_PREFIX_NOTE, REGION_CODE_PATTERN,
+    REGION_NAME_PREFIX_PATTERN, billing_code_region, billing_codes,
+};
 
 /// Which cost column becomes the rows' `cost` (and the input cost totals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

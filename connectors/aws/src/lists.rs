@@ -219,6 +219,32 @@ pub const NETWORKING_USAGE_TYPES: [&str; 14] = [
 /// CCF's `containsAny` patterns for usage types billed directly in vCPU-hours.
 pub const VCPU_HOUR_USAGE_TYPES: [&str; 2] = ["Fargate-vCPU-Hours", "CPUCredits"];
 
+/// Every list above by a stable name, in its order, for `carbonledger factors export`: the
+/// SQL form of the method (`carbonledger sql`) joins them as one table instead of repeating
+/// them, and matches each as said at the list.
+pub fn classification_lists() -> [(&'static str, &'static [&'static str]); 13] {
+    [
+        ("line_item_types", &LINE_ITEM_TYPES),
+        ("split_cost_operations", &SPLIT_COST_OPERATIONS),
+        ("unsupported_usage_types", &UNSUPPORTED_USAGE_TYPES),
+        ("unknown_usage_types", &UNKNOWN_USAGE_TYPES),
+        ("compute_units", &COMPUTE_UNITS),
+        ("storage_units", &STORAGE_UNITS),
+        ("lambda_units", &LAMBDA_UNITS),
+        ("network_units", &NETWORK_UNITS),
+        ("ssd_services", &SSD_SERVICES),
+        ("ssd_usage_types", &SSD_USAGE_TYPES),
+        ("hdd_usage_types", &HDD_USAGE_TYPES),
+        ("byte_hours_usage_types", &BYTE_HOURS_USAGE_TYPES),
+        ("networking_usage_types", &NETWORKING_USAGE_TYPES),
+    ]
+}
+
+/// `VCPU_HOUR_USAGE_TYPES`, matched as `\bpattern\b` (CCF's `containsAny`).
+pub fn vcpu_hour_usage_types() -> &'static [&'static str] {
+    &VCPU_HOUR_USAGE_TYPES
+}
+
 /// `endsWithAny(list, s)`.
 pub fn ends_with_any(list: &[&str], s: &str) -> bool {
     list.iter().any(|x| s.ends_with(x))

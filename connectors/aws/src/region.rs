@@ -56,6 +56,11 @@ const BILLING_CODES: [(&str, &str); 36] = [
     ("UGE1", "us-gov-east-1"),
 ];
 
+/// The billing-code table (`USE1` → `us-east-1`), for `carbonledger factors export`.
+pub fn billing_codes() -> &'static [(&'static str, &'static str)] {
+    &BILLING_CODES
+}
+
 /// The region a billing code stands for (`APS3` → `ap-south-1`).
 pub fn billing_code_region(code: &str) -> Option<&'static str> {
     BILLING_CODES
@@ -63,6 +68,14 @@ pub fn billing_code_region(code: &str) -> Option<&'static str> {
         .find(|(c, _)| *c == code)
         .map(|(_, r)| *r)
 }
+
+/// An AWS region code (`us-east-1`, `us-gov-west-1`); the SQL form of the method uses the same.
+pub const REGION_CODE_PATTERN: &str = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$";
+/// A region code used as a usage-type prefix (`ca-central-1-KMS-Requests`).
+pub const REGION_NAME_PREFIX_PATTERN: &str =
+    r"^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2})(?:-|$)";
+/// The shape of a billing code (`USE1`, `APS3`).
+pub const BILLING_CODE_SHAPE_PATTERN: &str = r"^[A-Z]{2,4}\d{1,2}$";
 
 /// The note on rows of services that have no region.
 pub const GLOBAL_NOTE: &str = "global service";
@@ -87,9 +100,9 @@ pub struct RegionResolver {
 impl RegionResolver {
     pub fn new() -> Result<Self, regex::Error> {
         Ok(RegionResolver {
-            region_code: Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")?,
-            name_prefix: Regex::new(r"^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2})(?:-|$)")?,
-            code_shape: Regex::new(r"^[A-Z]{2,4}\d{1,2}$")?,
+            region_code: Regex::new(REGION_CODE_PATTERN)?,
+            name_prefix: Regex::new(REGION_NAME_PREFIX_PATTERN)?,
+            code_shape: Regex::new(BILLING_CODE_SHAPE_PATTERN)?,
         })
     }
 

@@ -79,7 +79,21 @@ pub use layout::{DataFile, FileFormat};
 pub use line::{
     CORES_LABEL, GcpLine, LineConverter, MACHINE_SPEC_LABEL, MEMORY_LABEL, SystemLabels,
 };
-pub use processors::PROVIDER;
+pub use lists::{
+    GKE_CLUSTERS, GKE_COMPOSER_MACHINE_TYPE, POD_MCPU_REQUESTS, POD_MEMORY_REQUESTS,
+    classification_lists,
+};
+pub use processors::{PROVIDER, SKU_SERIES_PATTERN};
+pub use region::{REGION_PATTERN, ZONE_PATTERN};
+
+/// Every machine series of `factors` with its `;`-separated CPU architectures, as the
+/// classifier assigns them to a Compute Engine row whose machine type the set does not list
+/// (`method default`), sorted by series.
+pub fn series_processors(factors: &carbonledger_factors::FactorSet) -> Vec<(String, String)> {
+    processors::Processors::new(factors, false)
+        .map(|p| p.series())
+        .unwrap_or_default()
+}
 pub use repeated::{RepeatedError, parse_text as parse_repeated_text, python_repr_to_json};
 
 /// How to read an export.

@@ -168,6 +168,33 @@ pub const SKU_SERIES_PREFIXES: [(&str, &str); 3] = [
     ("Custom Instance", "n1"),
 ];
 
+/// Every list above by a stable name, for `carbonledger factors export`: the SQL form of the
+/// method (`carbonledger sql`) joins them as one table and matches each as said at the list.
+/// Pairs are flattened as `prefix=series`.
+pub fn classification_lists() -> Vec<(&'static str, Vec<String>)> {
+    let own = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let pairs = |list: &[(&str, &str)]| {
+        list.iter()
+            .map(|(a, b)| format!("{a}={b}"))
+            .collect::<Vec<_>>()
+    };
+    vec![
+        ("query_units", own(&QUERY_UNITS)),
+        ("unsupported_usage_types", own(&UNSUPPORTED_USAGE_TYPES)),
+        ("unknown_usage_types", own(&UNKNOWN_USAGE_TYPES)),
+        ("unknown_service_types", own(&UNKNOWN_SERVICE_TYPES)),
+        ("unknown_unit_services", own(&UNKNOWN_UNIT_SERVICES)),
+        ("compute_usage_types", own(&COMPUTE_USAGE_TYPES)),
+        ("memory_usage_types", own(&MEMORY_USAGE_TYPES)),
+        ("networking_usage_types", own(&NETWORKING_USAGE_TYPES)),
+        ("composer_usage_types", own(&COMPOSER_USAGE_TYPES)),
+        ("ccf_gpu_models", own(&CCF_GPU_MODELS)),
+        ("shared_core_machine_types", own(&SHARED_CORE_MACHINE_TYPES)),
+        ("ccf_processors_by_prefix", pairs(&CCF_PROCESSORS_BY_PREFIX)),
+        ("sku_series_prefixes", pairs(&SKU_SERIES_PREFIXES)),
+    ]
+}
+
 /// `includes(list, s)`: whether `s` contains any entry.
 pub fn includes_any(list: &[&str], s: &str) -> bool {
     list.iter().any(|x| s.contains(x))

@@ -29,6 +29,9 @@ use crate::lists::{
 /// The factor tables' provider id for GCP.
 pub const PROVIDER: &str = "gcp";
 
+/// The series that starts a core SKU's description (`N2D AMD Instance Core …` → `N2D`).
+pub const SKU_SERIES_PATTERN: &str = r"^([A-Za-z][0-9][A-Za-z]?) ";
+
 /// Finds architectures for machine types the factor set does not list.
 #[derive(Debug, Clone)]
 pub struct Processors {
@@ -54,12 +57,24 @@ impl Processors {
         Ok(Processors {
             ccf_quirks,
             by_series,
-            sku_series: Regex::new(r"^([A-Za-z][0-9][A-Za-z]?) ")?,
+            sku_series: Regex::new(SKU_SERIES_PATTERN)?,
         })
     }
 
     /// The `cpu_architecture` of a compute row: `machine_type` is the row's machine type when
     /// the factor set does not list it (empty when the row has none), `sku` its SKU description.
+    /// Every machine series of the factor set with its `;`-separated architectures (for the
+    /// SQL form of the method), sorted by series.
+    pub fn series(&self) -> Vec<(String, String)> {
+        let mut all: Vec<_> = self
+            .by_series
+            .iter()
+            .map(|(s, l)| (s.clone(), l.clone()))
+            .collect();
+        all.sort();
+        all
+    }
+
     pub fn architecture(&self, machine_type: &str, sku: &str) -> Option<String> {
         let machine_type = machine_type.trim().to_ascii_lowercase();
         if self.ccf_quirks {

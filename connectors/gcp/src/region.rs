@@ -19,6 +19,11 @@
 use regex::Regex;
 
 /// A resolved region and how it was found.
+/// A GCP region code (`us-central1`); the SQL form of the method uses the same.
+pub const REGION_PATTERN: &str = r"^[a-z]+-[a-z]+\d+$";
+/// A zone (`us-central1-a`), its region captured.
+pub const ZONE_PATTERN: &str = r"^([a-z]+-[a-z]+\d+)-[a-z]$";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionInfo {
     pub region: Option<String>,
@@ -35,8 +40,8 @@ pub struct RegionResolver {
 impl RegionResolver {
     pub fn new() -> Result<Self, regex::Error> {
         Ok(RegionResolver {
-            region: Regex::new(r"^[a-z]+-[a-z]+\d+$")?,
-            zone: Regex::new(r"^([a-z]+-[a-z]+\d+)-[a-z]$")?,
+            region: Regex::new(REGION_PATTERN)?,
+            zone: Regex::new(ZONE_PATTERN)?,
         })
     }
 
