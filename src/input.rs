@@ -118,6 +118,7 @@ pub fn open_blob(
         auth: BlobAuth::from_env()?,
         azure,
         max_retries: 3,
+        timeout: carbonledger_azure_cloud::BLOB_TIMEOUT,
     };
     Ok(Box::new(BlobExportSource::open(url, factors, options)?))
 }

@@ -287,6 +287,7 @@ fn upload_azure_layout(container: &str) {
         auth: BlobAuth::Sas(Secret::new(sas)),
         azure: AzureOptions::default(),
         max_retries: 1,
+        timeout: carbonledger_azure_cloud::BLOB_TIMEOUT,
     };
     let url = BlobUrl::parse(&format!("azblob://{}/{container}", azurite::ACCOUNT))
         .unwrap()
