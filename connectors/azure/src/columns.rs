@@ -188,9 +188,9 @@ impl ColumnMap {
 
 /// Whether a header is an Azure cost-details header: it names the meter category and the
 /// meter name. FOCUS files (`BilledCost`, `ChargePeriodStart`) have none of the meter
-/// columns, so they are not claimed. The two meter columns are enough: a cost-details file that lacks its cost or unit column
-/// is still claimed, so that the reader names the missing column instead of the file being
-/// called no bill at all.
+/// columns, so they are not claimed. The two meter columns are enough: a cost-details file
+/// that lacks its cost or unit column is still claimed, so that the reader names the missing
+/// column instead of the file being called no bill at all.
 pub fn looks_like_cost_details(header: &[String]) -> bool {
     let map = ColumnMap::of_header(header.iter().map(String::as_str));
     [Field::MeterCategory, Field::MeterName]
