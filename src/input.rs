@@ -118,6 +118,7 @@ pub fn open_blob(
         auth: BlobAuth::from_env()?,
         azure,
         max_retries: 3,
+        timeout: carbonledger_azure_cloud::BLOB_TIMEOUT,
     };
     Ok(Box::new(BlobExportSource::open(url, factors, options)?))
 }
@@ -149,13 +150,24 @@ pub fn detect(path: &Path) -> Result<Provider, Error> {
     {
         return Ok(Provider::Azure);
     }
-    let message = format!(
-        "not a billing file this version reads: the header ({} columns, starting `{}`) is \
-         not an AWS CUR header, a GCP billing export's, an Azure cost-details export's nor a \
-         FOCUS header",
-        header.len(),
-        header.iter().take(3).cloned().collect::<Vec<_>>().join(",")
-    );
+    let separator = match header.as_slice() {
+        [only] => [';', '\t', '|'].into_iter().find(|c| only.contains(*c)),
+        _ => None,
+    };
+    let message = match separator {
+        Some(c) => format!(
+            "not a comma-separated file: the header is one column whose names are separated by \
+             `{}`; billing files are read as CSV with `,` (export again with commas)",
+            c.escape_default()
+        ),
+        None => format!(
+            "not a billing file this version reads: the header ({} columns, starting `{}`) is \
+             not an AWS CUR header, a GCP billing export's, an Azure cost-details export's nor \
+             a FOCUS header",
+            header.len(),
+            header.iter().take(3).cloned().collect::<Vec<_>>().join(",")
+        ),
+    };
     Err(SourceError::invalid(
         Location::file(file.display().to_string()).at_line(1),
         message,
@@ -215,10 +227,35 @@ pub fn read_header(file: &Path) -> Result<Vec<String>, Error> {
     } else {
         Box::new(handle)
     };
-    let mut line = String::new();
+    let gzip = name.to_lowercase().ends_with(".gz");
+    let mut bytes = Vec::new();
     BufReader::new(reader)
-        .read_line(&mut line)
-        .map_err(|e| SourceError::io(&name, e))?;
+        .read_until(b'\n', &mut bytes)
+        .map_err(|e| match gzip {
+            // The decoder's errors: not gzip at all, or a stream cut or corrupt in line 1.
+            true => SourceError::invalid(
+                Location::file(&name).at_line(1),
+                format!("gzip data is broken or truncated before the header ends ({e})"),
+            ),
+            false => SourceError::io(&name, e),
+        })?;
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(SourceError::invalid(
+            Location::file(name).at_line(1),
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark); billing files must \
+             be UTF-8: export or save it again as UTF-8 CSV",
+        )
+        .into());
+    }
+    let line = String::from_utf8(bytes).map_err(|e| {
+        SourceError::invalid(
+            Location::file(&name).at_line(1),
+            format!(
+                "the header is not UTF-8 (invalid byte at offset {}); billing files must be UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
     let line = line.trim_start_matches('\u{feff}').trim_end();
     if line.is_empty() {
         return Err(SourceError::invalid(Location::file(name).at_line(1), "empty file").into());

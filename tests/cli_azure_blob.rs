@@ -30,6 +30,7 @@ fn upload_layout(container: &str) {
         auth: BlobAuth::Sas(Secret::new(sas)),
         azure: AzureOptions::default(),
         max_retries: 1,
+        timeout: carbonledger_azure_cloud::BLOB_TIMEOUT,
     };
     let url = BlobUrl::parse(&format!("azblob://{ACCOUNT}/{container}"))
         .unwrap()

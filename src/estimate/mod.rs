@@ -5,6 +5,12 @@
 //! `unknown`, held back until every known row has been seen and then estimated by ratio
 //! (see [`ratio`]). Rows of class `excluded` keep their cost and get no estimate.
 //!
+//! With the `default` method a row that is not excluded but bills a negative usage amount or
+//! quantity (a correction line: `-10` hours of EC2) is excluded with
+//! [`NEGATIVE_USAGE_REASON`]: its cost stays in the ledger, and it neither gets negative kWh
+//! nor turns the ratios of the unknown rows negative. `ccf` keeps CCF's behaviour (the sign
+//! carries through).
+//!
 //! Units: energy in kWh, emissions in kg CO2e, cost in the row's currency.
 
 pub mod formulas;
@@ -50,8 +56,56 @@ impl Method {
     }
 }
 
+/// Why a row with a negative usage amount or quantity is excluded (`default` method).
+pub const NEGATIVE_USAGE_REASON: &str =
+    "negative usage amount (a correction line): no physical usage to estimate, cost kept";
+
 /// 2^40: CCF divides AWS byte-hour usage types by this although their unit is GB-month.
 const BYTES_PER_TIB: f64 = 1_099_511_627_776.0;
+
+/// Marks rows that are not excluded and bill a negative usage amount or physical quantity as
+/// excluded, with [`NEGATIVE_USAGE_REASON`].
+fn exclude_negative_usage(usage: DataFrame) -> PolarsResult<DataFrame> {
+    let negative = [
+        ucol::USAGE_AMOUNT,
+        ucol::VCPU_HOURS,
+        ucol::GPU_HOURS,
+        ucol::MEMORY_GB_HOURS,
+        ucol::STORAGE_TB_HOURS,
+        ucol::NETWORK_GB,
+    ]
+    .into_iter()
+    .map(|name| col(name).lt(lit(0.0)).fill_null(lit(false)))
+    .reduce(|a, b| a.or(b))
+    .expect("quantities")
+    .and(col(ucol::USAGE_CLASS).neq(lit(UsageClass::Excluded.as_str())));
+    let any = usage
+        .clone()
+        .lazy()
+        .select([negative.clone().any(true)])
+        .collect()?;
+    if !any
+        .column(ucol::USAGE_AMOUNT)?
+        .bool()?
+        .get(0)
+        .unwrap_or(false)
+    {
+        return Ok(usage);
+    }
+    usage
+        .lazy()
+        .with_columns([
+            when(negative.clone())
+                .then(lit(UsageClass::Excluded.as_str()))
+                .otherwise(col(ucol::USAGE_CLASS))
+                .alias(ucol::USAGE_CLASS),
+            when(negative)
+                .then(lit(NEGATIVE_USAGE_REASON))
+                .otherwise(col(ucol::EXCLUSION_REASON))
+                .alias(ucol::EXCLUSION_REASON),
+        ])
+        .collect()
+}
 
 /// Turns usage batches into ledger batches. Call [`Estimator::estimate`] for every batch, then
 /// [`Estimator::finish`] once to emit the rows estimated by ratio.
@@ -83,6 +137,11 @@ impl<'f> Estimator<'f> {
 
     /// Estimates the known rows of `usage` and emits them; holds the unknown rows back.
     pub fn estimate(&mut self, usage: DataFrame, emit: &mut Emit<'_>) -> Result<(), Error> {
+        let usage = match self.method {
+            Method::Default => exclude_negative_usage(usage),
+            Method::Ccf => Ok(usage),
+        }
+        .map_err(Error::polars("checking usage signs"))?;
         let ledger = self
             .estimate_known(usage)
             .map_err(Error::polars("estimating"))?;

@@ -210,8 +210,8 @@ impl Ledger {
             if is_closed(&key, open_month) {
                 let old = self.described(&previous, &key, &file)?;
                 let version = self.keep_version(&source, &key, &file, &old, &run.run_at)?;
-                fs::remove_file(&file).map_err(io(&file))?;
                 self.log_version(&version)?;
+                fs::remove_file(&file).map_err(io(&file))?;
                 done.versioned.push(key.clone());
             } else {
                 fs::remove_file(&file).map_err(io(&file))?;
@@ -242,10 +242,15 @@ impl Ledger {
                 }
                 _ => None,
             };
+            // Logged before the rename: a run killed between the two leaves a logged version
+            // whose file is still live, and the next run, replacing it again, finds the line
+            // already there; logged after, a kill in between would lose the record of it.
+            if let Some(version) = &version {
+                self.log_version(version)?;
+            }
             fs::rename(&part.temp, &target).map_err(io(&target))?;
             sync_dir(target.parent().unwrap_or(&self.root));
-            if let Some(version) = version {
-                self.log_version(&version)?;
+            if version.is_some() {
                 done.versioned.push(key.clone());
             }
             run.partitions.insert(key.clone(), part.state(&run));
@@ -271,8 +276,8 @@ impl Ledger {
             if is_closed(&key, open_month) {
                 let old = self.described(&previous, &key, &file)?;
                 let version = self.keep_version(source, &key, &file, &old, now)?;
-                fs::remove_file(&file).map_err(io(&file))?;
                 self.log_version(&version)?;
+                fs::remove_file(&file).map_err(io(&file))?;
             } else {
                 fs::remove_file(&file).map_err(io(&file))?;
             }
@@ -368,8 +373,28 @@ impl Ledger {
         })
     }
 
+    /// Appends `version` to `versions.jsonl` unless a line already records that kept file
+    /// (same source, partition, SHA-256 and file: logged by a run that was killed before it
+    /// finished the replacement).
     fn log_version(&self, version: &Version) -> Result<(), Error> {
         let log = self.root.join(STATE_DIR).join("versions.jsonl");
+        let logged = match fs::read_to_string(&log) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(&log)(e)),
+        };
+        let already = logged
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Version>(line).ok())
+            .any(|v| {
+                v.source == version.source
+                    && v.partition == version.partition
+                    && v.sha256 == version.sha256
+                    && v.file == version.file
+            });
+        if already {
+            return Ok(());
+        }
         let mut out = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -384,7 +409,12 @@ impl Ledger {
     fn save_state(&self) -> Result<(), Error> {
         let dir = self.root.join(STATE_DIR);
         let file = dir.join("state.json");
-        let mut temp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
+        // Named as a partial, so that a run killed before the rename leaves nothing the next
+        // run does not remove.
+        let mut temp = tempfile::Builder::new()
+            .prefix(&format!("{PARTIAL}state-"))
+            .tempfile_in(&dir)
+            .map_err(io(&dir))?;
         let text =
             serde_json::to_string_pretty(&self.state).map_err(|e| Error::Config(e.to_string()))?;
         temp.write_all(text.as_bytes()).map_err(io(&file))?;
@@ -572,7 +602,8 @@ fn sha256_file(path: &Path) -> Result<String, Error> {
 
 /// Removes `.partial-*` files an interrupted run left in the partition folders.
 fn remove_partials(root: &Path) -> Result<(), Error> {
-    for (_, dir) in partition_dirs(root)? {
+    let dirs = partition_dirs(root)?.into_iter().map(|(_, dir)| dir);
+    for dir in dirs.chain([root.join(STATE_DIR)]) {
         for file in read_dir(&dir)? {
             if name_of(&file).starts_with(PARTIAL) {
                 tracing::warn!("removing {} left by an interrupted run", file.display());

@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use carbonledger_aws::layout::{self, Entry, FileFormat, Listing, Picked};
@@ -361,6 +361,7 @@ impl S3ExportSource {
                 format.is_gzip(),
                 temp.as_file(),
                 shown,
+                self.options.connection.timeout,
             ));
             match result {
                 Ok(bytes) => {
@@ -514,6 +515,7 @@ async fn stream_object(
     gzip: bool,
     out: &File,
     shown: &str,
+    stall: Duration,
 ) -> Result<u64, Download> {
     let request = format!("S3 GetObject {shown}");
     let object = client
@@ -538,12 +540,21 @@ async fn stream_object(
     };
     let mut received = 0u64;
     loop {
-        let chunk = match body.try_next().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(e) => {
+        // A body that stops arriving without the connection closing is a broken download
+        // too (retried), not a run that waits forever.
+        let next = tokio::time::timeout(stall, body.try_next()).await;
+        let chunk = match next {
+            Ok(Ok(Some(chunk))) => chunk,
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
                 return Err(Download::Broken(format!(
                     "the download broke off after {received} bytes: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(Download::Broken(format!(
+                    "the download stalled: no data for {} s after {received} bytes",
+                    stall.as_secs_f64()
                 )));
             }
         };

@@ -29,6 +29,10 @@ pub struct Connection {
     pub max_attempts: u32,
     /// The first backoff; later ones grow exponentially (with jitter) up to 20 s.
     pub initial_backoff: Duration,
+    /// How long a request may wait for the connection and for the first byte of the answer,
+    /// and a download for its next bytes (an attempt as a whole gets four times this). A
+    /// stalled server is then a timeout that is retried like a 5xx, never a run that hangs.
+    pub timeout: Duration,
 }
 
 impl Default for Connection {
@@ -38,6 +42,7 @@ impl Default for Connection {
             region: None,
             max_attempts: 8,
             initial_backoff: Duration::from_millis(500),
+            timeout: Duration::from_secs(60),
         }
     }
 }
@@ -46,14 +51,21 @@ impl Default for Connection {
 pub const COST_EXPLORER_REGION: &str = "us-east-1";
 
 impl Connection {
-    /// The SDK configuration: credentials and region from the standard chain, retries and the
-    /// endpoint from `self`.
+    /// The SDK configuration: credentials and region from the standard chain, retries,
+    /// timeouts and the endpoint from `self`.
     pub async fn load(&self, region: Option<&str>) -> aws_config::SdkConfig {
         let retry = RetryConfig::standard()
             .with_max_attempts(self.max_attempts.max(1))
             .with_initial_backoff(self.initial_backoff)
             .with_max_backoff(Duration::from_secs(20));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.timeout)
+            .read_timeout(self.timeout)
+            .operation_attempt_timeout(self.timeout * 4)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts);
         if let Some(region) = region.map(str::to_owned).or_else(|| self.region.clone()) {
             loader = loader.region(Region::new(region));
         }

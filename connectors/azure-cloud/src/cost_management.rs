@@ -111,15 +111,20 @@ pub struct RetryPolicy {
     pub max_wait: StdDuration,
     /// The first 5xx back-off; it doubles on each retry (and is capped at `max_wait`).
     pub backoff_base: StdDuration,
+    /// How long one request may take, answer included; past it the request counts as a
+    /// broken connection (retried within `max_retries`), so a stalled server cannot hang
+    /// the run.
+    pub timeout: StdDuration,
 }
 
 impl Default for RetryPolicy {
-    /// 5 retries, 60 s at most per wait, back-off from 1 s.
+    /// 5 retries, 60 s at most per wait, back-off from 1 s, 120 s per request.
     fn default() -> Self {
         RetryPolicy {
             max_retries: 5,
             max_wait: StdDuration::from_secs(60),
             backoff_base: StdDuration::from_secs(1),
+            timeout: StdDuration::from_secs(120),
         }
     }
 }
@@ -653,9 +658,15 @@ impl CostManagementSource {
                 skip_checks: true,
                 ..PipelineSendOptions::default()
             };
-            let outcome = pipeline
-                .send(&Context::new(), &mut request, Some(options))
-                .await;
+            let context = Context::new();
+            let sent = pipeline.send(&context, &mut request, Some(options));
+            let outcome = match tokio::time::timeout(policy.timeout, sent).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Io,
+                    format!("no answer within {} s", policy.timeout.as_secs_f64()),
+                )),
+            };
             let attempts = retries + 1;
             let (wait, why) = match outcome {
                 Err(e) => {
@@ -872,6 +883,7 @@ mod tests {
             max_retries: 9,
             max_wait: StdDuration::from_millis(500),
             backoff_base: StdDuration::from_millis(100),
+            timeout: StdDuration::from_secs(1),
         };
         assert_eq!(backoff(&policy, 0), StdDuration::from_millis(100));
         assert_eq!(backoff(&policy, 2), StdDuration::from_millis(400));

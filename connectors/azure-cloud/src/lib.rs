@@ -337,6 +337,29 @@ impl Policy for RequestCounter {
     }
 }
 
+/// Fails an attempt whose answer has not come within the time (an I/O error, which the
+/// retry policy retries).
+#[derive(Debug)]
+pub struct AttemptTimeout(pub std::time::Duration);
+
+#[async_trait]
+impl Policy for AttemptTimeout {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        match tokio::time::timeout(self.0, next[0].send(ctx, request, &next[1..])).await {
+            Ok(result) => result,
+            Err(_) => Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Io,
+                format!("no answer within {} s", self.0.as_secs_f64()),
+            )),
+        }
+    }
+}
+
 /// How to reach the storage account.
 #[derive(Debug, Clone)]
 pub struct BlobOptions {
@@ -347,7 +370,14 @@ pub struct BlobOptions {
     pub azure: AzureOptions,
     /// Retries of a failed request (exponential back-off from 200 ms).
     pub max_retries: u32,
+    /// How long one attempt may wait for its answer's headers, and a download for its next
+    /// bytes: a server that stops answering is an I/O error the pipeline retries, and a body
+    /// that stops arriving a broken download, never a run that hangs.
+    pub timeout: std::time::Duration,
 }
+
+/// The default of [`BlobOptions::timeout`].
+pub const BLOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl BlobOptions {
     /// The endpoint from `CARBONLEDGER_AZURE_ENDPOINT_URL` unless given, the credentials from
@@ -358,6 +388,7 @@ impl BlobOptions {
             auth: BlobAuth::from_env()?,
             azure,
             max_retries: 3,
+            timeout: BLOB_TIMEOUT,
         })
     }
 }
@@ -382,6 +413,8 @@ pub struct BlobExportSource {
     fingerprint: String,
     downloaded: u64,
     retried_downloads: u64,
+    /// [`BlobOptions::timeout`], for the body of downloads.
+    timeout: std::time::Duration,
 }
 
 /// Builds the container client for `url` with `options`; also returns the request counter.
@@ -407,7 +440,10 @@ pub fn container_client(
         max_delay: Duration::seconds(10),
     };
     let client_options = ClientOptions {
-        per_try_policies: vec![counter.clone() as Arc<dyn Policy>],
+        per_try_policies: vec![
+            counter.clone() as Arc<dyn Policy>,
+            Arc::new(AttemptTimeout(options.timeout)),
+        ],
         retry: RetryOptions::exponential(retry),
         ..ClientOptions::default()
     };
@@ -450,7 +486,20 @@ fn api_error(request: String, e: azure_core::Error) -> SourceError {
             let code = error_code.as_deref().unwrap_or("no error code");
             format!("HTTP {} {code}{detail}", u16::from(*status))
         }
-        _ => text,
+        _ => {
+            // The retry policy's "expired" error carries the last attempt's as its source
+            // (a timeout, a refused connection): say it too.
+            let mut text = text;
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !text.contains(&cause_text) {
+                    text.push_str(&format!(": {cause_text}"));
+                }
+                source = cause.source();
+            }
+            text
+        }
     };
     SourceError::api(request, mask(&message))
 }
@@ -537,6 +586,7 @@ impl BlobExportSource {
             fingerprint,
             downloaded: 0,
             retried_downloads: 0,
+            timeout: options.timeout,
         })
     }
 
@@ -577,6 +627,7 @@ impl BlobExportSource {
                 &blob.name,
                 temp.as_file_mut(),
                 &shown,
+                self.timeout,
             ));
             let bytes = match streamed {
                 Ok(bytes) => bytes,
@@ -744,6 +795,7 @@ async fn stream_blob(
     name: &str,
     file: &mut std::fs::File,
     shown: &str,
+    stall: std::time::Duration,
 ) -> Result<u64, Streamed> {
     let request = format!("Blob Get Blob {shown}");
     let local = |e| Streamed::Failed(SourceError::io("temporary file for a blob", e));
@@ -755,8 +807,17 @@ async fn stream_blob(
     let mut body = response.body;
     let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
     let mut written = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| Streamed::Broken(mask(&e.to_string())))?;
+    loop {
+        let chunk = match tokio::time::timeout(stall, body.next()).await {
+            Ok(Some(chunk)) => chunk.map_err(|e| Streamed::Broken(mask(&e.to_string())))?,
+            Ok(None) => break,
+            Err(_) => {
+                return Err(Streamed::Broken(format!(
+                    "the download stalled: no data for {} s after {written} bytes",
+                    stall.as_secs_f64()
+                )));
+            }
+        };
         writer.write_all(&chunk).map_err(local)?;
         written += chunk.len() as u64;
     }

@@ -55,6 +55,7 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
         max_retries,
         max_wait: Duration::from_secs(60),
         backoff_base: Duration::from_millis(10),
+        timeout: Duration::from_secs(2),
     }
 }
 
@@ -261,6 +262,7 @@ fn the_rate_limit_header_is_honoured_and_a_long_wait_is_capped() {
         max_retries: 2,
         max_wait: Duration::from_millis(300),
         backoff_base: Duration::from_millis(10),
+        timeout: Duration::from_secs(2),
     };
     let mut source = source(&server, retry);
     read(&mut source).expect("read");
@@ -379,6 +381,37 @@ fn a_missing_column_names_the_column_and_the_request() {
     assert!(matches!(err, SourceError::Invalid { .. }), "{err:?}");
     assert!(text.contains("Currency"), "{text}");
     assert!(text.contains("page 1"), "{text}");
+}
+
+#[test]
+fn a_server_that_stops_answering_times_out_and_is_retried() {
+    let server = Server::start(vec![
+        Reply::stalled(),
+        Reply::new(200, fixture("page2.json")),
+    ]);
+    let mut retry = fast_retries(3);
+    retry.timeout = Duration::from_millis(500);
+    let mut patient = source(&server, retry);
+    let started = std::time::Instant::now();
+    let (totals, df) = read(&mut patient).expect("read after the timeout");
+    // 0.5 s for the stalled request, not the minute the server would hold it.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(server.received().len(), 2);
+    let stats = patient.stats();
+    assert_eq!(
+        (stats.requests, stats.pages, stats.server_errors),
+        (2, 1, 1)
+    );
+    assert_eq!(totals.rows, df.height() as u64);
+
+    // Stalled every time: the run fails naming the request, within the retries.
+    let server = Server::start(vec![Reply::stalled(), Reply::stalled()]);
+    let mut retry = fast_retries(1);
+    retry.timeout = Duration::from_millis(300);
+    let mut failing = source(&server, retry);
+    let text = read(&mut failing).expect_err("never answered").to_string();
+    assert!(text.contains("no answer within 0.3 s"), "{text}");
+    assert!(text.contains("after 2 attempts"), "{text}");
 }
 
 #[test]

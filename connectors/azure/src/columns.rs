@@ -6,7 +6,9 @@
 //! A header is cleaned before lookup: the BOM is dropped, a localised name keeps only the text
 //! in its last brackets, spaces, `_` and `-` are removed and the rest is lower-cased. Aliases
 //! are ranked: when a file has two columns for one field (`Cost` and `CostInBillingCurrency`),
-//! the first alias in [`Field::aliases`] wins and the other column is ignored.
+//! the first alias in [`Field::aliases`] wins and the other column is ignored. One spelling
+//! twice (`Cost`, `Cost`) is an error (the reader names both positions): which of two
+//! columns with the same name holds the cost cannot be known.
 
 /// A cost-details column the connector reads, by its canonical (EA PascalCase) name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,6 +148,9 @@ pub fn clean(header: &str) -> String {
 pub struct ColumnMap {
     /// `(field, column index, alias rank)`, one entry per field found.
     pub columns: Vec<(Field, usize, usize)>,
+    /// The first read field whose column name appears twice with the same spelling: the
+    /// field and both 0-based column indexes.
+    pub duplicate: Option<(Field, usize, usize)>,
 }
 
 impl ColumnMap {
@@ -158,6 +163,9 @@ impl ColumnMap {
             };
             match map.columns.iter_mut().find(|(f, _, _)| *f == field) {
                 Some(entry) if entry.2 > rank => *entry = (field, i, rank),
+                Some(entry) if entry.2 == rank && map.duplicate.is_none() => {
+                    map.duplicate = Some((field, entry.1, i));
+                }
                 Some(_) => {}
                 None => map.columns.push((field, i, rank)),
             }
@@ -178,19 +186,16 @@ impl ColumnMap {
     }
 }
 
-/// Whether a header is an Azure cost-details header: it names the meter category, the meter
-/// name, the unit of measure and a cost. FOCUS files (`BilledCost`, `ChargePeriodStart`) have
-/// none of the meter columns, so they are not claimed.
+/// Whether a header is an Azure cost-details header: it names the meter category and the
+/// meter name. FOCUS files (`BilledCost`, `ChargePeriodStart`) have none of the meter
+/// columns, so they are not claimed. The two meter columns are enough: a cost-details file
+/// that lacks its cost or unit column is still claimed, so that the reader names the missing
+/// column instead of the file being called no bill at all.
 pub fn looks_like_cost_details(header: &[String]) -> bool {
     let map = ColumnMap::of_header(header.iter().map(String::as_str));
-    [
-        Field::MeterCategory,
-        Field::MeterName,
-        Field::UnitOfMeasure,
-        Field::Cost,
-    ]
-    .into_iter()
-    .all(|f| map.index(f).is_some())
+    [Field::MeterCategory, Field::MeterName]
+        .into_iter()
+        .all(|f| map.index(f).is_some())
 }
 
 #[cfg(test)]
@@ -226,6 +231,14 @@ mod tests {
         assert_eq!(map.index(Field::Cost), Some(1));
         let map = ColumnMap::of_header(["Cost", "CostInBillingCurrency"]);
         assert_eq!(map.index(Field::Cost), Some(0));
+    }
+
+    #[test]
+    fn one_spelling_twice_is_a_duplicate_and_two_aliases_are_not() {
+        let map = ColumnMap::of_header(["Date", "Cost", "Quantity", "cost"]);
+        assert_eq!(map.duplicate, Some((Field::Cost, 1, 3)));
+        let map = ColumnMap::of_header(["Cost", "CostInBillingCurrency"]);
+        assert_eq!(map.duplicate, None);
     }
 
     #[test]

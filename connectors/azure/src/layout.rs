@@ -13,6 +13,11 @@
 //! 2. else (no manifest) the run with the newest file (modification time);
 //! 3. ties by the run path, the larger (timestamps sort) wins.
 //!
+//! A chosen run whose manifest lists its parts (`blobs[].blobName`) must have every one of
+//! them: a part that is missing (an export still being written, a copy that lost a file) is an
+//! error naming the manifest and the part, never a month read with rows missing. A run that
+//! has a manifest and no data file at all is a run too (so an older run is not read instead).
+//!
 //! Periods are told apart by the path up to the period folder and the manifest's
 //! `exportConfig.exportName`, so an actual-cost and an amortized-cost export under one root
 //! are both read. Files outside any period folder are all read. The same rules serve local
@@ -83,6 +88,9 @@ pub struct Manifest {
     pub submitted_time: Option<String>,
     /// `exportConfig.exportName`.
     pub export_name: Option<String>,
+    /// The file names of `blobs[].blobName` (the last path segment: Cost Management writes
+    /// the full blob path, copies keep only the name); empty when the manifest lists none.
+    pub parts: Vec<String>,
 }
 
 /// Parses a manifest; `shown` names it in errors.
@@ -100,9 +108,23 @@ pub fn parse_manifest(text: &str, shown: &str) -> Result<Manifest, SourceError> 
         }
         v.as_str().map(str::to_owned)
     };
+    let parts = value
+        .get("blobs")
+        .and_then(Value::as_array)
+        .map(|blobs| {
+            blobs
+                .iter()
+                .filter_map(|b| b.get("blobName")?.as_str())
+                .filter_map(|name| name.rsplit('/').next())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Manifest {
         submitted_time: text_at(&["runInfo", "submittedTime"]),
         export_name: text_at(&["exportConfig", "exportName"]),
+        parts,
     })
 }
 
@@ -136,13 +158,14 @@ pub fn choose(
         let folder = m.path.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
         parsed.insert(folder, parse_manifest(&text, &m.path)?);
     }
-    // (group key) → run path → (manifest time, newest modification, files)
-    type Run = (Option<String>, i64, Vec<String>);
+    // (group key) → run path → (manifest time, newest modification, files, manifest path)
+    type Run = (Option<String>, i64, Vec<String>, Option<String>);
     let mut groups: BTreeMap<(String, String), BTreeMap<String, Run>> = BTreeMap::new();
     let mut loose: Vec<String> = Vec::new();
     for e in entries {
         let name = e.path.rsplit('/').next().unwrap_or_default();
-        if FileFormat::from_name(name).is_none() {
+        let manifest_entry = is_manifest(name);
+        if FileFormat::from_name(name).is_none() && !manifest_entry {
             continue;
         }
         let segments: Vec<&str> = e.path.split('/').collect();
@@ -150,11 +173,17 @@ pub fn choose(
             .iter()
             .rposition(|s| is_period(s))
         else {
-            loose.push(e.path.clone());
+            if !manifest_entry {
+                loose.push(e.path.clone());
+            }
             continue;
         };
         let period = segments[..=p].join("/");
         let run_parts = &segments[p + 1..segments.len() - 1];
+        if manifest_entry && run_parts.is_empty() {
+            // A manifest in the period folder itself belongs to no one run.
+            continue;
+        }
         let run = if run_parts.is_empty() {
             name.to_owned()
         } else {
@@ -171,21 +200,52 @@ pub fn choose(
             .entry((period, export))
             .or_default()
             .entry(run)
-            .or_insert((None, i64::MIN, Vec::new()));
+            .or_insert((None, i64::MIN, Vec::new(), None));
         if let Some(t) = manifest.and_then(|m| m.submitted_time.clone()) {
             slot.0 = Some(t);
         }
         slot.1 = slot.1.max(e.modified);
-        slot.2.push(e.path.clone());
+        if manifest_entry {
+            slot.3 = Some(e.path.clone());
+        } else {
+            slot.2.push(e.path.clone());
+        }
     }
     let mut chosen = loose;
     for runs in groups.into_values() {
-        let latest = runs
+        let Some((_, (_, _, files, manifest_path))) = runs
             .into_iter()
             .max_by(|(a_name, a), (b_name, b)| (&a.0, a.1, a_name).cmp(&(&b.0, b.1, b_name)))
-            .map(|(_, run)| run.2)
-            .unwrap_or_default();
-        chosen.extend(latest);
+        else {
+            continue;
+        };
+        // Every part the run's own manifest lists must be there.
+        let listed = manifest_path.as_deref().and_then(|path| {
+            let folder = path.rsplit_once('/').map_or("", |(d, _)| d);
+            Some((path, parsed.get(folder)?))
+        });
+        if let Some((path, manifest)) = listed {
+            let names: Vec<&str> = files
+                .iter()
+                .map(|f| f.rsplit('/').next().unwrap_or_default())
+                .collect();
+            if let Some(missing) = manifest.parts.iter().find(|p| !names.contains(&p.as_str())) {
+                return Err(SourceError::invalid(
+                    Location::file(path).in_column("blobs"),
+                    format!(
+                        "the manifest names part `{missing}`, which is not beside it (found: \
+                         {}); the export is incomplete, so its period is not read with rows \
+                         missing",
+                        if names.is_empty() {
+                            "no data file".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        chosen.extend(files);
     }
     chosen.sort();
     Ok(chosen)
@@ -212,6 +272,17 @@ pub fn discover(path: &Path) -> Result<Vec<DataFile>, SourceError> {
     let chosen = choose(&entries, &mut |rel| {
         let full = path.join(rel);
         std::fs::read_to_string(&full).map_err(|e| SourceError::io(full.display(), e))
+    })
+    .map_err(|e| match e {
+        // `choose` names manifests by their path under the input: name the file itself.
+        SourceError::Invalid {
+            mut location,
+            message,
+        } => {
+            location.source = path.join(&location.source).display().to_string();
+            SourceError::Invalid { location, message }
+        }
+        other => other,
     })?;
     if chosen.is_empty() {
         return Err(SourceError::invalid(
@@ -322,6 +393,40 @@ mod tests {
         ];
         let chosen = choose(&entries, &mut |_| unreachable!()).unwrap();
         assert_eq!(chosen, ["exp/20230901-20230930/exp_aaa.csv", "loose.csv"]);
+    }
+
+    #[test]
+    fn a_part_the_manifest_names_must_be_there() {
+        let manifest = r#"{"runInfo":{"submittedTime":"2023-10-02T08:00:00Z"},
+            "blobs":[{"blobName":"exp/20230901-20230930/run-b/part_0_0001.csv"},
+                     {"blobName":"exp/20230901-20230930/run-b/part_1_0001.csv"}]}"#;
+        let complete = [
+            entry("exp/20230901-20230930/run-b/part_0_0001.csv", 10),
+            entry("exp/20230901-20230930/run-b/part_1_0001.csv", 10),
+            entry("exp/20230901-20230930/run-b/manifest.json", 10),
+        ];
+        let chosen = choose(&complete, &mut |_| Ok(manifest.to_owned())).unwrap();
+        assert_eq!(chosen.len(), 2);
+        let error = choose(&complete[1..], &mut |_| Ok(manifest.to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("exp/20230901-20230930/run-b/manifest.json, column `blobs`")
+                && error.contains("`part_0_0001.csv`"),
+            "{error}"
+        );
+        // The newest run has its manifest but no data yet: not silently the older run.
+        let older = entry("exp/20230901-20230930/run-a/part_0_0001.csv", 5);
+        let error = choose(&[older, complete[2].clone()], &mut |p: &str| {
+            Ok(if p.contains("run-b") {
+                manifest.to_owned()
+            } else {
+                "{}".to_owned()
+            })
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("no data file"), "{error}");
     }
 
     #[test]

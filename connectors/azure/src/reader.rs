@@ -198,6 +198,26 @@ fn emit_row<'t>(
     emitter.push(&row)
 }
 
+/// A column name the header has twice (`first`, `second`: 0-based indexes).
+fn duplicate_column(
+    shown: &str,
+    name: &str,
+    first: usize,
+    second: usize,
+    line: Option<u64>,
+) -> SourceError {
+    let mut at = Location::file(shown).in_column(name.trim_start_matches('\u{feff}'));
+    at.line = line;
+    SourceError::invalid(
+        at,
+        format!(
+            "the column appears twice in the header: as column {} and as column {}",
+            first + 1,
+            second + 1
+        ),
+    )
+}
+
 fn missing_column(shown: &str, field: Field, line: Option<u64>) -> SourceError {
     let mut at = Location::file(shown).in_column(field.name());
     at.line = line;
@@ -255,6 +275,15 @@ fn read_csv(file: &DataFile, emitter: &mut Emitter<'_>) -> Result<(), SourceErro
     let map = ColumnMap::of_header(header.iter());
     if let Some(field) = map.missing() {
         return Err(missing_column(shown, field, Some(1)));
+    }
+    if let Some((_, first, second)) = map.duplicate {
+        return Err(duplicate_column(
+            shown,
+            &header[second],
+            first,
+            second,
+            Some(1),
+        ));
     }
     let index: Vec<Option<usize>> = crate::columns::ALL.iter().map(|f| map.index(*f)).collect();
     let column_name = |field: Field| {
@@ -348,6 +377,9 @@ fn read_parquet(file: &DataFile, emitter: &mut Emitter<'_>) -> Result<(), Source
     let map = ColumnMap::of_header(names.iter().map(String::as_str));
     if let Some(field) = map.missing() {
         return Err(missing_column(shown, field, None));
+    }
+    if let Some((_, first, second)) = map.duplicate {
+        return Err(duplicate_column(shown, &names[second], first, second, None));
     }
     let fields: Vec<(Field, String)> = map
         .columns

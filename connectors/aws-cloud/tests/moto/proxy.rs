@@ -1,6 +1,8 @@
 //! A small fault-injecting HTTP/1.1 proxy in front of moto, for the faults moto cannot make:
-//! Cost Explorer throttling (`LimitExceededException`, as AWS sends it) and an S3 body that
-//! breaks off before its `Content-Length`. Every other request goes to moto unchanged.
+//! Cost Explorer throttling (`LimitExceededException`, as AWS sends it), an S3 body that
+//! breaks off before its `Content-Length`, a request that is never answered (the connection
+//! stays open: a timeout) and a body that stops half-way without the connection closing.
+//! Every other request goes to moto unchanged.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,6 +15,10 @@ struct Plan {
     throttle: usize,
     /// GET requests whose body is still to cut in half.
     truncate: usize,
+    /// GET requests still to leave unanswered, the connection held open.
+    stall: usize,
+    /// GET requests whose body is still to stop half-way, the connection held open.
+    stall_body: usize,
     /// Requests seen.
     seen: usize,
     /// Requests answered with a fault.
@@ -52,6 +58,16 @@ impl FaultProxy {
     /// Cuts the body of the next `n` GET responses in half and drops the connection.
     pub fn truncate_next_gets(&self, n: usize) {
         self.plan.lock().expect("plan").truncate = n;
+    }
+
+    /// Leaves the next `n` GET requests unanswered for a minute, the connection open.
+    pub fn stall_next_gets(&self, n: usize) {
+        self.plan.lock().expect("plan").stall = n;
+    }
+
+    /// Sends half the body of the next `n` GET responses, then nothing for a minute.
+    pub fn stall_next_bodies(&self, n: usize) {
+        self.plan.lock().expect("plan").stall_body = n;
     }
 
     /// (requests seen, requests answered with a fault).
@@ -102,22 +118,35 @@ fn serve(client: TcpStream, upstream: &str, plan: &Mutex<Plan>) {
         // Throttling is Cost Explorer's (a JSON-protocol call); STS and S3 pass.
         let is_cost_explorer = header(&request.head, "x-amz-target")
             .is_some_and(|t| t.starts_with("AWSInsightsIndexService."));
-        let (throttle, truncate) = {
+        // A GET of a listing (`?list-type=2`) is a request like any other here.
+        let (throttle, truncate, stall, stall_body) = {
             let mut plan = plan.lock().expect("plan");
             plan.seen += 1;
             let throttle = is_cost_explorer && plan.throttle > 0;
             let truncate = !throttle && is_get && plan.truncate > 0;
+            let stall = !throttle && !truncate && is_get && plan.stall > 0;
+            let stall_body = !throttle && !truncate && !stall && is_get && plan.stall_body > 0;
             if throttle {
                 plan.throttle -= 1;
             }
             if truncate {
                 plan.truncate -= 1;
             }
-            if throttle || truncate {
+            if stall {
+                plan.stall -= 1;
+            }
+            if stall_body {
+                plan.stall_body -= 1;
+            }
+            if throttle || truncate || stall || stall_body {
                 plan.faulted += 1;
             }
-            (throttle, truncate)
+            (throttle, truncate, stall, stall_body)
         };
+        if stall {
+            thread::sleep(std::time::Duration::from_secs(60));
+            return;
+        }
         if throttle {
             let body = br#"{"__type":"LimitExceededException","message":"Rate exceeded"}"#;
             let head = format!(
@@ -146,6 +175,13 @@ fn serve(client: TcpStream, upstream: &str, plan: &Mutex<Plan>) {
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         if writer.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        if stall_body {
+            // Half the announced body, then silence with the connection open.
+            let _ = writer.write_all(&body[..body.len() / 2]);
+            let _ = writer.flush();
+            thread::sleep(std::time::Duration::from_secs(60));
             return;
         }
         if truncate {

@@ -330,6 +330,53 @@ fn a_download_that_breaks_off_is_retried_then_reported() {
     assert!(message.contains("3 attempts"), "{message}");
 }
 
+/// `options` with a 1 s timeout, for the stalling proxy.
+fn open_s3_impatient(url: &str, endpoint: &str) -> Result<S3ExportSource, SourceError> {
+    let mut o = options(endpoint);
+    o.connection.timeout = std::time::Duration::from_secs(1);
+    let url = S3Url::parse(url).expect("url").expect("s3 url");
+    S3ExportSource::open(url, factors(), o)
+}
+
+#[test]
+fn a_server_that_stops_answering_is_a_timeout_retried_then_reported() {
+    let dir = fixture("aws/legacy_layout");
+    upload("cur-stalled", "reports", &dir);
+    let (expected, _) = local(&dir);
+    let proxy = FaultProxy::start(&s3_moto().url);
+    let url = "s3://cur-stalled/reports/cur-report";
+    let mut source = open_s3_impatient(url, &proxy.url).expect("opens");
+    // A GET never answered (headers never come): the SDK's read timeout, then its retry.
+    proxy.stall_next_gets(1);
+    let started = std::time::Instant::now();
+    let (rows, _) = read(&mut source).expect("reads after the timeout");
+    assert_eq!(content(&rows), content(&expected));
+    assert_eq!(proxy.counts().1, 1, "one request stalled");
+    // 1 s to the first byte, then the retry: far below the proxy's 60 s silence.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    // A body that stops half-way with the connection open: a broken download, retried.
+    let mut source = open_s3_impatient(url, &proxy.url).expect("opens");
+    proxy.stall_next_bodies(1);
+    let (rows, _) = read(&mut source).expect("reads after the stalled body");
+    assert_eq!(content(&rows), content(&expected));
+    let summary = source.summary().join("\n");
+    assert!(summary.contains("1 broken downloads retried"), "{summary}");
+
+    // Stalled every time: reported after the download attempts, naming the request.
+    let mut source = open_s3_impatient(url, &proxy.url).expect("opens");
+    proxy.stall_next_bodies(3);
+    let message = read(&mut source).err().expect("fails").to_string();
+    assert!(
+        message.contains("S3 GetObject s3://cur-stalled/"),
+        "{message}"
+    );
+    assert!(
+        message.contains("stalled") && message.contains("3 attempts"),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_gzip_part_cut_short_in_the_bucket_is_an_error_not_fewer_rows() {
     let client = client(&s3_moto().url);

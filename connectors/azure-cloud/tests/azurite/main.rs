@@ -36,6 +36,7 @@ fn options(auth: BlobAuth) -> BlobOptions {
         auth,
         azure: AzureOptions::default(),
         max_retries: 1,
+        timeout: carbonledger_azure_cloud::BLOB_TIMEOUT,
     }
 }
 
@@ -249,6 +250,58 @@ fn bad_credentials_and_missing_containers_fail_without_the_secret() {
     .unwrap()
     .to_string();
     assert!(e.contains("no Azure cost-details blobs"), "{e}");
+}
+
+#[test]
+fn a_server_that_stops_answering_times_out_and_is_retried() {
+    let name = "ea_actual.csv";
+    upload(
+        "stalls",
+        &[(
+            name.to_owned(),
+            std::fs::read(fixtures().join(name)).unwrap(),
+        )],
+    );
+    let proxy = FaultProxy::start(&azurite().endpoint);
+    let mut impatient = options(key_auth());
+    impatient.endpoint = Some(proxy.url.clone());
+    impatient.max_retries = 3;
+    impatient.timeout = std::time::Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    // The listing is never answered once: the attempt times out and the pipeline retries.
+    proxy.stall_next(1);
+    let mut source =
+        BlobExportSource::open(url("stalls", name), factors(), impatient.clone()).unwrap();
+    // The download's body stops half-way once: downloaded again.
+    proxy.stall_next_downloads(1);
+    let (rows, totals) = read_all(&mut source).unwrap();
+    let mut local =
+        AzureExportSource::open(&fixtures().join(name), factors(), AzureOptions::default())
+            .unwrap();
+    let (local_rows, local_totals) = read_all(&mut local).unwrap();
+    assert_eq!(totals, local_totals);
+    assert!(comparable(&rows).equals_missing(&comparable(&local_rows)));
+    assert_eq!(proxy.counts().1, 2);
+    // Two waits of 1 s and a retry or two: far below the proxy's minute of silence.
+    assert!(started.elapsed() < std::time::Duration::from_secs(40));
+    let summary = source.summary();
+    assert!(
+        summary[0].contains("1 short downloads retried"),
+        "{summary:?}"
+    );
+
+    // Never answered at all: the listing fails naming the request, after the retries.
+    impatient.max_retries = 1;
+    proxy.stall_next(2);
+    let e = BlobExportSource::open(url("stalls", name), factors(), impatient)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.starts_with("Blob List Blobs azblob://devstoreaccount1/stalls/"),
+        "{e}"
+    );
+    assert!(e.contains("no answer within 1 s"), "{e}");
 }
 
 #[test]

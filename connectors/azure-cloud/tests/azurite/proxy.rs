@@ -1,6 +1,8 @@
 //! A small fault-injecting HTTP/1.1 proxy in front of Azurite, for the faults Azurite cannot
-//! make: `503 ServerBusy` (Azure Storage's throttling answer) and a blob body that breaks off
-//! before its `Content-Length`. Every other request goes to Azurite unchanged.
+//! make: `503 ServerBusy` (Azure Storage's throttling answer), a blob body that breaks off
+//! before its `Content-Length`, a request never answered and a blob body that stops half-way,
+//! both with the connection held open (timeouts). Every other request goes to Azurite
+//! unchanged.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,6 +15,10 @@ struct Plan {
     busy: usize,
     /// GET requests of blobs (not listings) whose body is still to cut in half.
     truncate: usize,
+    /// Requests still to leave unanswered, the connection held open.
+    stall: usize,
+    /// Blob downloads whose body is still to stop half-way, the connection held open.
+    stall_body: usize,
     seen: usize,
     faulted: usize,
 }
@@ -48,6 +54,16 @@ impl FaultProxy {
     /// Cuts the body of the next `n` blob downloads in half and drops the connection.
     pub fn truncate_next_downloads(&self, n: usize) {
         self.plan.lock().expect("plan").truncate = n;
+    }
+
+    /// Leaves the next `n` requests unanswered for a minute, the connection open.
+    pub fn stall_next(&self, n: usize) {
+        self.plan.lock().expect("plan").stall = n;
+    }
+
+    /// Sends half the body of the next `n` blob downloads, then nothing for a minute.
+    pub fn stall_next_downloads(&self, n: usize) {
+        self.plan.lock().expect("plan").stall_body = n;
     }
 
     /// (requests seen, requests answered with a fault).
@@ -100,22 +116,34 @@ fn serve(client: TcpStream, upstream: &str, plan: &Mutex<Plan>) {
     while let Some(request) = read_request(&mut reader) {
         let line = &request.head[0];
         let download = line.starts_with("GET ") && !line.contains("comp=list");
-        let (busy, truncate) = {
+        let (busy, truncate, stall, stall_body) = {
             let mut plan = plan.lock().expect("plan");
             plan.seen += 1;
             let busy = plan.busy > 0;
             let truncate = !busy && download && plan.truncate > 0;
+            let stall = !busy && !truncate && plan.stall > 0;
+            let stall_body = !busy && !truncate && !stall && download && plan.stall_body > 0;
             if busy {
                 plan.busy -= 1;
             }
             if truncate {
                 plan.truncate -= 1;
             }
-            if busy || truncate {
+            if stall {
+                plan.stall -= 1;
+            }
+            if stall_body {
+                plan.stall_body -= 1;
+            }
+            if busy || truncate || stall || stall_body {
                 plan.faulted += 1;
             }
-            (busy, truncate)
+            (busy, truncate, stall, stall_body)
         };
+        if stall {
+            thread::sleep(std::time::Duration::from_secs(60));
+            return;
+        }
         if busy {
             let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code>\
                         <Message>The server is busy.</Message></Error>";
@@ -147,6 +175,12 @@ fn serve(client: TcpStream, upstream: &str, plan: &Mutex<Plan>) {
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         if writer.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        if stall_body {
+            let _ = writer.write_all(&body[..body.len() / 2]);
+            let _ = writer.flush();
+            thread::sleep(std::time::Duration::from_secs(60));
             return;
         }
         if truncate {

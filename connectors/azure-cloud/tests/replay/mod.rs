@@ -14,6 +14,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Never answer: hold the connection open this long, then drop it (a stalled server).
+    pub stall: Option<std::time::Duration>,
 }
 
 impl Reply {
@@ -22,6 +24,16 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: body.into(),
+            stall: None,
+        }
+    }
+
+    /// A request that is read and never answered; the connection stays open for a minute
+    /// (the next connection is served meanwhile).
+    pub fn stalled() -> Reply {
+        Reply {
+            stall: Some(std::time::Duration::from_secs(60)),
+            ..Reply::new(0, "")
         }
     }
 
@@ -100,6 +112,13 @@ impl Server {
                     authorization,
                     at: Instant::now(),
                 });
+                if let Some(stall) = reply.stall {
+                    std::thread::spawn(move || {
+                        std::thread::sleep(stall);
+                        drop(stream);
+                    });
+                    continue;
+                }
                 let text = reply.body.replace("{BASE}", &own);
                 let mut head = format!(
                     "HTTP/1.1 {} Scripted\r\nContent-Type: application/json\r\n\
