@@ -41,7 +41,9 @@ pub struct Assessment {
     pub kind: PlanKind,
     pub provider: String,
     pub region: String,
-    /// The factor year asked for (grid and PUE rows of that year or the latest before).
+    /// The factor year asked for: grid and PUE rows of that year, else the latest earlier
+    /// year, else the earliest later one (the factor set's rule); `grid_year` and the PUE
+    /// assumption say which row was used.
     pub year: i32,
     pub method: String,
     pub factor_set: String,
@@ -217,6 +219,39 @@ pub fn assess(
         }
         None => None,
     };
+    // Accelerators the factor set cannot quantify would count as ~0 kWh and pass a gate: refuse
+    // them unless the plan names its GPUs or gives measured energy.
+    let measured = matches!(
+        plan.workload,
+        Workload::Training {
+            measured_kwh: Some(_),
+            ..
+        }
+    );
+    if let (Some(i), Some(t), None, false) =
+        (instance, &plan.hardware.instance_type, &gpu, measured)
+    {
+        let unquantified = if i.accelerators_unknown {
+            Some("accelerators with no count or model (instances.csv gpu_count empty)".to_owned())
+        } else {
+            i.gpu_model
+                .as_deref()
+                .filter(|m| i.gpu_count > 0.0 && factors.gpu_watts(provider, m).is_none())
+                .map(|m| format!("{} × {m}, which gpu_watts.csv has no watts for", i.gpu_count))
+        };
+        if let Some(what) = unquantified {
+            return Err(plan.error_at(
+                t.pos,
+                format!(
+                    "instance type {} carries {what} in factor set {}: their energy would count \
+                     as about 0. Give `measured_kwh`, or `gpu_model` + `gpu_count` of \
+                     a model gpu_watts.csv lists, or use --factors with a set that has them",
+                    i.instance_type,
+                    factors.label()
+                ),
+            ));
+        }
+    }
     if factors.grid_location(provider, region, plan.year).is_none() {
         return Err(plan.error_at(
             plan.region.pos,
@@ -267,6 +302,8 @@ pub fn assess(
         }
         None => gpu_util,
     };
+    let cpu_from_set =
+        plan.cpu_utilization_percent.is_none() && plan.utilization_percent.is_none() && load.is_none();
 
     // The factors of the row a bill of this usage would carry, at the plan's utilisation.
     let resolve_at = |util: f64| -> RowFactors {
@@ -329,7 +366,27 @@ pub fn assess(
         ),
         None => (0.0, 0.0, gpu.as_ref().map_or(0.0, |(_, n)| *n)),
     };
-    let vcpu_hours = instance_hours * vcpus;
+    // A burstable AWS type averages its baseline, not the assumed utilisation: the AWS
+    // connector bills it as vCPUs × baseline / the set's utilisation, at that utilisation.
+    // The plan does the same when its CPU utilisation is the set's assumption; a utilisation
+    // the plan gives (or an inference load) replaces the baseline.
+    let burstable = match instance {
+        Some(i) if provider == "aws" && cpu_from_set => {
+            factors.burstable_baseline(provider, &i.instance_type)
+        }
+        _ => None,
+    };
+    let vcpu_share = match burstable {
+        Some(baseline) => {
+            assumptions.push(format!(
+                "burstable: {baseline} % baseline (burstable.csv) → vCPU-hours × {baseline} / \
+                 {set_util}, as for a bill"
+            ));
+            baseline / set_util
+        }
+        None => 1.0,
+    };
+    let vcpu_hours = instance_hours * vcpus * vcpu_share;
     let gpu_hours = instance_hours * gpus_per_instance;
     let memory_gb_hours = instance_hours * memory_gb;
 
@@ -383,7 +440,10 @@ pub fn assess(
             ));
         }
     }
-    assumptions.push(format!("PUE {pue} ({provider}, {})", plan.year));
+    let pue_year = factors
+        .pue_year(provider, Some(region), plan.year)
+        .unwrap_or(plan.year);
+    assumptions.push(format!("PUE {pue} ({provider}, {pue_year} row)"));
 
     let (energy_kwh, energy_source) = match &plan.workload {
         Workload::Training {
@@ -462,12 +522,20 @@ pub fn assess(
     } else {
         gpu_hours
     };
-    let gpu_for_price = if instance.is_none() {
-        gpu_name.as_deref()
-    } else {
-        None
+    let priced = match (instance, gpu_name.as_deref()) {
+        (Some(instance), model) => Some(price::Priced::Instance {
+            instance,
+            gpus: model.map(|m| (m, gpus_per_instance)),
+        }),
+        (None, Some(model)) => Some(price::Priced::BareGpus { model }),
+        (None, None) => None,
     };
-    let price = price::find(plan, instance, gpu_for_price, ledger)?;
+    let price = match priced {
+        Some(p) => price::find(plan, p, ledger)?,
+        None => Price::Unknown {
+            reason: "nothing to price".into(),
+        },
+    };
     let (cost, currency) = match &price {
         Price::Plan {
             per_hour, currency, ..
@@ -477,6 +545,36 @@ pub fn assess(
         } => (Some(per_hour * priced_hours), Some(currency.clone())),
         Price::Unknown { .. } => (None, plan.currency.clone()),
     };
+
+    let sci_kg_per_unit = total_kg / units;
+    let figures = [
+        ("instance-hours", Some(instance_hours)),
+        ("vCPU-hours", Some(vcpu_hours)),
+        ("GPU-hours", Some(gpu_hours)),
+        ("memory GB-hours", Some(memory_gb_hours)),
+        ("energy (kWh)", Some(computed_kwh)),
+        ("energy (kWh)", Some(energy_kwh)),
+        ("Scope 2 location-based (kg CO2e)", Some(scope2_location_kg)),
+        ("Scope 2 market-based (kg CO2e)", scope2_market_kg),
+        ("Scope 3 embodied (kg CO2e)", Some(scope3_embodied_kg)),
+        ("SCI (kg CO2e per unit)", Some(sci_kg_per_unit)),
+        ("functional units", Some(units)),
+        ("cost", cost),
+        (
+            "total over the service life (kg CO2e)",
+            service_years.map(|y| total_kg * y),
+        ),
+        (
+            "cost over the service life",
+            service_years.zip(cost).map(|(y, c)| y * c),
+        ),
+    ];
+    if let Some((what, Some(v))) = figures
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+    {
+        return Err(not_finite(plan, what, *v));
+    }
 
     Ok(Assessment {
         file: plan.file.clone(),
@@ -517,12 +615,34 @@ pub fn assess(
         price,
         functional_unit,
         units,
-        sci_kg_per_unit: total_kg / units,
+        sci_kg_per_unit,
         market_kg_per_unit: scope2_market_kg.map(|m| (m + scope3_embodied_kg) / units),
         service_years,
         carbon_cost: None,
         assumptions,
     })
+}
+
+/// A figure that overflowed: bad input (exit 2), reported at the plan's largest quantity.
+fn not_finite(plan: &Plan, what: &str, v: f64) -> Error {
+    let largest = plan
+        .quantities
+        .iter()
+        .max_by(|a, b| a.1.value.abs().total_cmp(&b.1.value.abs()));
+    match largest {
+        Some((key, at)) => plan.error_at(
+            at.pos,
+            format!(
+                "the plan's {what} is not a finite number ({v}): `{key}` = {:e} is \
+                 implausibly large",
+                at.value
+            ),
+        ),
+        None => Error::Plan(format!(
+            "{}: the plan's {what} is not a finite number ({v})",
+            plan.file
+        )),
+    }
 }
 
 /// 1000 → `1,000`; fractions as written.

@@ -122,6 +122,19 @@ pub fn evaluate(
             } else {
                 0.0
             };
+            // SCI's baseline rule: the same factors. A different factor year changes the grid
+            // factor and PUE under both plans, so the increase is not the plan's alone.
+            let years = if base.year != plan.year {
+                let note = format!(
+                    "; the baseline uses factor year {}, the plan {}: part of the change is the \
+                     factors'",
+                    base.year, plan.year
+                );
+                tracing::warn!("carbon gate{note}");
+                note
+            } else {
+                String::new()
+            };
             checks.push(Check {
                 check: "max_increase_pct",
                 value: plan.sci_kg_per_unit,
@@ -129,7 +142,8 @@ pub fn evaluate(
                 unit: format!("kg CO2e per {}", plan.functional_unit),
                 pass: plan.sci_kg_per_unit <= limit,
                 detail: format!(
-                    "{change:+.2} % against baseline {} ({} kg CO2e per {}; at most {pct:+} %)",
+                    "{change:+.2} % against baseline {} ({} kg CO2e per {}; at most {pct:+} \
+                     %){years}",
                     base.file,
                     num(base.sci_kg_per_unit),
                     base.functional_unit

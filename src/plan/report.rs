@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::assess::Assessment;
 use super::spec::PlanKind;
+use crate::Error;
 
 /// A number for people: grouped thousands above 1,000, else four significant digits.
 pub fn num(v: f64) -> String {
@@ -132,6 +133,24 @@ pub struct Figure {
     pub change_percent: Option<f64>,
 }
 
+/// Whether `a` and `b` can be put side by side: the same kind and the same functional unit
+/// (SCI figures per different R are not comparable; the gate's baseline rule is the same).
+pub fn comparable(a: &Assessment, b: &Assessment) -> Result<(), Error> {
+    if a.kind != b.kind || a.functional_unit != b.functional_unit {
+        return Err(Error::Plan(format!(
+            "{} is a {} plan per {} and {} a {} plan per {}: compare two plans of the same \
+             kind and functional unit (`requests_per_unit`)",
+            a.file,
+            a.kind.as_str(),
+            a.functional_unit,
+            b.file,
+            b.kind.as_str(),
+            b.functional_unit
+        )));
+    }
+    Ok(())
+}
+
 /// The figures `plan compare` shows, per period (t CO2e for inference, kg for training).
 pub fn figures(a: &Assessment, b: &Assessment) -> Vec<Figure> {
     let (mass, scale) = match a.kind {
@@ -188,14 +207,21 @@ pub fn figures(a: &Assessment, b: &Assessment) -> Vec<Figure> {
         ),
     ];
     if let (Some(ca), Some(cb)) = (&a.carbon_cost, &b.carbon_cost) {
+        // Each plan's carbon cost is in its own cost currency unless --carbon-currency set
+        // one: amounts in two currencies are not put side by side.
+        let same = ca.currency == cb.currency;
+        let label = if same {
+            ca.currency.clone()
+        } else {
+            format!("{} and {}", ca.currency, cb.currency)
+        };
         rows.push((
             format!(
-                "carbon cost ({}/{per} at {} per t)",
-                ca.currency,
+                "carbon cost ({label}/{per} at {} per t)",
                 num(ca.price_per_tonne)
             ),
-            Some(ca.amount),
-            Some(cb.amount),
+            same.then_some(ca.amount),
+            same.then_some(cb.amount),
         ));
     }
     if let (Some(ya), Some(yb)) = (a.service_years, b.service_years) {
