@@ -237,7 +237,12 @@ pub fn assess(
             i.gpu_model
                 .as_deref()
                 .filter(|m| i.gpu_count > 0.0 && factors.gpu_watts(provider, m).is_none())
-                .map(|m| format!("{} × {m}, which gpu_watts.csv has no watts for", i.gpu_count))
+                .map(|m| {
+                    format!(
+                        "{} × {m}, which gpu_watts.csv has no watts for",
+                        i.gpu_count
+                    )
+                })
         };
         if let Some(what) = unquantified {
             return Err(plan.error_at(
@@ -302,8 +307,9 @@ pub fn assess(
         }
         None => gpu_util,
     };
-    let cpu_from_set =
-        plan.cpu_utilization_percent.is_none() && plan.utilization_percent.is_none() && load.is_none();
+    let cpu_from_set = plan.cpu_utilization_percent.is_none()
+        && plan.utilization_percent.is_none()
+        && load.is_none();
 
     // The factors of the row a bill of this usage would carry, at the plan's utilisation.
     let resolve_at = |util: f64| -> RowFactors {

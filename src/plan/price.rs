@@ -151,9 +151,11 @@ fn instance_hours(vcpus: f64) -> Expr {
 
 /// AWS on-demand: line item type `Usage` and a `BoxUsage` usage type.
 fn aws_on_demand() -> Expr {
-    col(ucol::CHARGE_TYPE)
-        .eq(lit("Usage"))
-        .and(col(ucol::USAGE_TYPE).str().contains_literal(lit("BoxUsage")))
+    col(ucol::CHARGE_TYPE).eq(lit("Usage")).and(
+        col(ucol::USAGE_TYPE)
+            .str()
+            .contains_literal(lit("BoxUsage")),
+    )
 }
 
 /// The parts of `priced` on `provider`, each with its ledger filter (before provider/region).
@@ -227,7 +229,8 @@ fn wanted(provider: &str, priced: Priced<'_>) -> Vec<Wanted> {
                     part: format!("{model} GPUs"),
                     unit: "GPU-hours",
                     per_instance: n,
-                    filter: class(UsageClass::Gpu).and(col(ucol::GPU_MODEL).eq(lit(model.to_owned()))),
+                    filter: class(UsageClass::Gpu)
+                        .and(col(ucol::GPU_MODEL).eq(lit(model.to_owned()))),
                     hours: col(ucol::GPU_HOURS),
                 });
             }
@@ -367,9 +370,7 @@ pub fn find(plan: &Plan, priced: Priced<'_>, ledger: Option<&Path>) -> Result<Pr
                     reason: format!(
                         "no hourly_price in the plan and no {} of {} {} in {region}{with} in \
                          ledger {shown}",
-                        w.unit,
-                        plan.provider,
-                        w.part
+                        w.unit, plan.provider, w.part
                     ),
                 });
             }
