@@ -9,7 +9,12 @@
 //!
 //! * CPU kWh = vCPU-hours × kWh per vCPU-hour × PUE × replication
 //! * GPU kWh = GPU-hours × kWh per GPU-hour × PUE × replication
-//! * memory kWh = GB-hours × counted share × kWh per GB-hour × PUE × replication
+//! * memory kWh = GB-hours × counted share × kWh per GB-hour × PUE × replication (the share
+//!   of CCF's excess-memory rule on AWS and Azure; on GCP, which bills RAM on its own SKU, the
+//!   share of that memory row: all of it)
+//! * burstable AWS types: vCPU-hours × baseline / the set's utilisation, as the AWS connector
+//!   bills them, when the CPU utilisation is the set's assumption (a utilisation the plan gives,
+//!   or an inference load, replaces the baseline)
 //! * Scope 2 = kWh × kg CO2e/kWh (location; market where the factor set has one)
 //! * Scope 3 embodied = kg per instance-hour (or per vCPU-hour) × hours
 //!
@@ -351,6 +356,30 @@ pub fn assess(
     if let Some(notes) = &f.notes {
         assumptions.push(format!("factor notes: {notes}"));
     }
+    // GCP bills a machine's RAM on its own SKU (`N1 Predefined Instance Ram`), a memory row
+    // the estimator counts whole; AWS and Azure count only the excess share of the instance row.
+    let memory_row = match instance {
+        Some(i) if provider == "gcp" => {
+            let series = i.instance_type.split('-').next().unwrap_or_default();
+            let usage_type = format!("{} Instance Ram", series.to_uppercase());
+            let key = RowKey {
+                provider,
+                service: "Compute Engine",
+                usage_type: &usage_type,
+                usage_class: UsageClass::Memory,
+                usage_unit: "byte-seconds",
+                instance_type: None,
+                cpu_architecture: None,
+                gpu_model: None,
+                region: Some(region),
+                region_note: None,
+                year: plan.year,
+            };
+            Some(FactorResolver { factors, method }.resolve(&key))
+        }
+        _ => None,
+    };
+    let mem = memory_row.as_ref().unwrap_or(&f);
 
     // Quantities per period.
     // Instance-hours: nodes or replicas × hours (bare GPUs: GPU groups of `gpu_count`).
@@ -399,8 +428,11 @@ pub fn assess(
     let (pue, rf) = (f.pue, f.replication);
     let cpu_kwh = vcpu_hours * f.kwh_per_vcpu_hour * pue * rf;
     let gpu_kwh = gpu_hours * f_gpu.kwh_per_gpu_hour * pue * rf;
-    let memory_kwh =
-        memory_gb_hours * f.memory_fraction * f.memory_kwh_per_gb_hour * pue * f.memory_replication;
+    let memory_kwh = memory_gb_hours
+        * mem.memory_fraction
+        * mem.memory_kwh_per_gb_hour
+        * mem.pue
+        * mem.memory_replication;
     let computed_kwh = cpu_kwh + gpu_kwh + memory_kwh;
     let gpu_name = gpu
         .as_ref()
@@ -419,9 +451,14 @@ pub fn assess(
         ));
         assumptions.push(format!(
             "CPU {:.4} W per vCPU (min + utilisation × (max − min) of its processors); memory: \
-             {:.1} % of GB-hours counted (above what the CPU watts include)",
+             {:.1} % of GB-hours counted ({})",
             f.watts_per_vcpu,
-            f.memory_fraction * 100.0
+            mem.memory_fraction * 100.0,
+            if memory_row.is_some() {
+                "GCP bills RAM apart: a memory row, counted whole"
+            } else {
+                "above what the CPU watts include"
+            }
         ));
     } else {
         // Known shortcoming: a bare-GPU plan has no host, so no CPU or memory energy, and no
@@ -771,6 +808,139 @@ mod tests {
             "{head}region = \"us-east-1\"\ninstance_type = \"p3.2xlarge\"\ngpu_model = \"T4\"\n"
         ));
         assert!(m.contains("already has"), "{m}");
+    }
+
+    fn plan_err(text: &str) -> String {
+        match assess(
+            &parse("p.toml", text, 2026).unwrap(),
+            &set(),
+            Method::Default,
+            None,
+        ) {
+            Err(Error::Plan(m)) => m,
+            other => panic!("expected a plan error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn burstable_types_run_at_their_baseline_unless_the_plan_says() {
+        // t3.large: 2 vCPUs, baseline 30 % (burstable.csv), the set assumes 50 %
+        // (coefficients.csv): as the AWS connector bills `BoxUsage:t3.large`,
+        // 24 h × 2 vCPUs × 30 / 50 = 28.8 vCPU-hours.
+        let f = set();
+        let baseline = f.burstable_baseline("aws", "t3.large").unwrap();
+        let util = f.coefficients.cpu_utilization_percent;
+        assert_eq!(
+            (baseline, util),
+            (30.0, 50.0),
+            "the factor values this test assumes"
+        );
+        let head = "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+                    instance_type = \"t3.large\"\nhours = 24\nyear = 2024\n";
+        let a = assess(
+            &parse("p.toml", head, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(a.vcpu_hours, 28.8);
+        assert!(
+            a.assumptions
+                .iter()
+                .any(|s| s.starts_with("burstable: 30 %"))
+        );
+        // A utilisation the plan gives replaces the baseline: 24 h × 2 vCPUs.
+        let text = format!("{head}utilization_percent = 30\n");
+        let b = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(b.vcpu_hours, 48.0);
+        // Not burstable: every vCPU-hour (m5.large, 2 vCPUs).
+        let text = head.replace("t3.large", "m5.large");
+        let c = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(c.vcpu_hours, 48.0);
+    }
+
+    #[test]
+    fn accelerators_the_set_cannot_quantify_are_refused() {
+        let head = "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\nhours = 1\n";
+        // p5.48xlarge carries 8 × H100: instances.csv leaves its gpu_count empty.
+        let m = plan_err(&format!("{head}instance_type = \"p5.48xlarge\"\n"));
+        assert!(m.starts_with("p.toml:5:17:"), "{m}");
+        assert!(m.contains("gpu_count empty"), "{m}");
+        // GCP a3-highgpu-8g lists 8 × Nvidia H100, which gpu_watts.csv has no watts for.
+        let m = plan_err(
+            "kind = \"training\"\nprovider = \"gcp\"\nregion = \"us-central1\"\nhours = 1\n\
+             instance_type = \"a3-highgpu-8g\"\n",
+        );
+        assert!(
+            m.starts_with("p.toml:5:17:") && m.contains("Nvidia H100"),
+            "{m}"
+        );
+        // Measured energy, or GPUs the set has watts for, make the plan computable.
+        let f = set();
+        let text = format!("{head}instance_type = \"p4de.24xlarge\"\nmeasured_kwh = 50\n");
+        let a = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        );
+        assert!(a.is_ok(), "{a:?}");
+        let text = format!(
+            "{head}instance_type = \"p4de.24xlarge\"\ngpu_model = \"A100\"\ngpu_count = 8\n"
+        );
+        let a = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(a.gpu_hours, 8.0);
+    }
+
+    #[test]
+    fn overflowing_figures_are_bad_input_at_the_largest_quantity() {
+        let m = plan_err(
+            "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+             instance_type = \"p3.2xlarge\"\nhours = 1e308\ninstances = 2\n",
+        );
+        assert!(m.starts_with("p.toml:5:9:"), "{m}");
+        assert!(m.contains("not a finite number"), "{m}");
+    }
+
+    #[test]
+    fn gcp_memory_counts_whole_as_its_ram_row() {
+        // n1-standard-4: 15 GB, billed on an `N1 Predefined Instance Ram` row that the
+        // estimator counts whole: 15 GB × 1 h × 0.000392 kWh/GB-h (coefficients.csv) × PUE.
+        let f = set();
+        let text = "kind = \"training\"\nprovider = \"gcp\"\nregion = \"us-central1\"\n\
+                    instance_type = \"n1-standard-4\"\nhours = 1\nyear = 2024\n";
+        let a = assess(
+            &parse("p.toml", text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        let pue = f.pue("gcp", Some("us-central1"), 2024).unwrap();
+        close(a.memory_gb_hours, 15.0);
+        close(
+            a.memory_kwh,
+            15.0 * f.coefficients.memory_kwh_per_gb_hour * pue,
+        );
     }
 
     #[test]

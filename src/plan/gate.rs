@@ -265,6 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn a_baseline_of_another_factor_year_is_said() {
+        let base = assessment(&RUN.replace("year = 2024", "year = 2022"));
+        let plan = assessment(RUN);
+        let pct = Budgets {
+            max_increase_pct: Some(1000.0),
+            ..Budgets::default()
+        };
+        let v = evaluate(plan.clone(), Some(base), pct).unwrap();
+        assert!(
+            v.checks[0]
+                .detail
+                .contains("factor year 2022, the plan 2024"),
+            "{}",
+            v.checks[0].detail
+        );
+        let v = evaluate(plan.clone(), Some(plan), pct).unwrap();
+        assert!(!v.checks[0].detail.contains("factor year"));
+    }
+
+    #[test]
     fn budgets_must_be_given_and_sane() {
         let a = assessment(RUN);
         assert!(matches!(

@@ -619,6 +619,43 @@ mod tests {
     }
 
     #[test]
+    fn missing_keys_and_host_less_cpu_utilisation() {
+        let m = parse_err(
+            "kind = \"inference\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+             instance_type = \"g4dn.xlarge\"\n",
+        );
+        assert!(m.contains("an inference plan needs"), "{m}");
+        // A bare-GPU plan has no host CPU: its CPU utilisation would be silently unused.
+        let m = parse_err(
+            "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+             gpu_model = \"T4\"\ngpu_count = 1\nhours = 1\ncpu_utilization_percent = 20\n",
+        );
+        assert!(m.starts_with("p.toml:7:27:"), "{m}");
+    }
+
+    #[test]
+    fn quantities_keep_their_positions() {
+        let plan = parse(
+            "p.toml",
+            &format!("{TRAINING}hours = 5\ninstances = 3\n"),
+            2026,
+        )
+        .unwrap();
+        let find = |k: &str| {
+            plan.quantities
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, a)| a)
+        };
+        assert_eq!(find("hours").map(|a| (a.value, a.pos.line)), Some((5.0, 5)));
+        assert_eq!(
+            find("instances").map(|a| (a.value, a.pos.line)),
+            Some((3.0, 6))
+        );
+        assert!(find("epochs").is_none());
+    }
+
+    #[test]
     fn inference_needs_enough_replicas() {
         // 2 replicas × 10 requests/s × 3600 s × 24 h = 1,728,000 requests a day at most.
         let base = "kind = \"inference\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
