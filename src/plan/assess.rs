@@ -438,6 +438,15 @@ pub fn assess(
         .as_ref()
         .map(|(m, _)| m.clone())
         .or_else(|| instance.and_then(|i| i.gpu_model.clone()));
+    if let Some(i) = instance.filter(|i| i.memory_gb <= 0.0) {
+        // Known shortcoming: the ccf set, as CCF, lists no memory for GCP machine types.
+        assumptions.push(format!(
+            "{}: memory unknown in factor set {} (instances.csv memory_gb empty): no memory \
+             energy counted",
+            i.instance_type,
+            factors.label()
+        ));
+    }
     if let Some(i) = instance {
         assumptions.push(format!(
             "{}: {} vCPUs, {} GB memory, {} × {} ({} of factor set {})",

@@ -204,26 +204,35 @@ fn wanted(provider: &str, priced: Priced<'_>) -> Vec<Wanted> {
                 filter: own,
                 hours: instance_hours(instance.vcpus),
             }];
-            if instance.memory_gb > 0.0 {
-                // GCP RAM SKUs name the machine series first (`N1 Predefined Instance Ram`).
-                let series = instance
-                    .instance_type
-                    .split('-')
-                    .next()
-                    .unwrap_or_default()
-                    .to_uppercase();
-                parts.push(Wanted {
-                    part: format!("{series} RAM"),
-                    unit: "GB-hours",
-                    per_instance: instance.memory_gb,
-                    filter: class(UsageClass::Memory).and(
-                        col(ucol::USAGE_TYPE)
-                            .str()
-                            .starts_with(lit(format!("{series} "))),
-                    ),
-                    hours: col(ucol::MEMORY_GB_HOURS),
-                });
-            }
+            // GCP RAM SKUs name the machine series first (`N1 Predefined Instance Ram`). A
+            // machine type without memory in the factor set (the ccf set's GCP types) gets a
+            // RAM part that matches nothing: the price is unknown, never the cores' alone.
+            let series = instance
+                .instance_type
+                .split('-')
+                .next()
+                .unwrap_or_default()
+                .to_uppercase();
+            let known = instance.memory_gb > 0.0;
+            let part = if known {
+                format!("{series} RAM")
+            } else {
+                format!(
+                    "{series} RAM (the factor set has no memory for {})",
+                    instance.instance_type
+                )
+            };
+            parts.push(Wanted {
+                part,
+                unit: "GB-hours",
+                per_instance: instance.memory_gb,
+                filter: lit(known).and(class(UsageClass::Memory)).and(
+                    col(ucol::USAGE_TYPE)
+                        .str()
+                        .starts_with(lit(format!("{series} "))),
+                ),
+                hours: col(ucol::MEMORY_GB_HOURS),
+            });
             if let Some((model, n)) = gpus.filter(|(_, n)| *n > 0.0) {
                 parts.push(Wanted {
                     part: format!("{model} GPUs"),
