@@ -404,7 +404,31 @@ fn gcp_plan_has_market_based_emissions_and_attached_gpus() {
     let e = f(&a, "energy_kwh");
     close(f(&a, "scope2_location_kg"), e * location, "location");
     close(f(&a, "scope2_market_kg"), e * market, "market");
-    assert!(f(&a, "scope3_embodied_kg") > 0.0, "n1 platform share");
+    // By hand from the factor files (not the binary's energy): n1-standard-8, Skylake (gcp
+    // cpu_watts.csv 0.6130 W idle, 3.8679 W full → 2.2405 W per vCPU at 50 %) × 8 vCPUs ×
+    // 10 h = 0.1792 kWh; memory 30 GB × 10 h × 0.000392 kWh/GB-h = 0.1176 kWh, all of it, as
+    // GCP's separate RAM row is counted; replication 1 (replication.csv: Compute Engine
+    // machine types match no rule); embodied 1,677.48 kg × 10 h / 35,040 h × 8 / 96 vCPUs
+    // (n1-standard-96 the family's largest) = 0.3989 kg.
+    let m = machine("gcp", "n1-standard-8", 50.0, 50.0);
+    close(f(&a, "cpu_kwh"), m.cpu_w * 10.0 / 1000.0 * pue, "CPU kWh");
+    let memory = 30.0 * 10.0 * coefficient("memory_kwh_per_gb_hour") * pue;
+    close(f(&a, "memory_kwh"), memory, "memory kWh");
+    close(
+        e,
+        (m.cpu_w * 10.0 / 1000.0 + 0.395) * pue + memory,
+        "energy",
+    );
+    close(
+        f(&a, "scope3_embodied_kg"),
+        m.embodied_kg_per_h * 10.0,
+        "n1 platform share",
+    );
+    close(
+        m.embodied_kg_per_h * 10.0,
+        1677.48 * 10.0 / 35_040.0 * 8.0 / 96.0,
+        "by hand",
+    );
     // No price in the plan and no ledger: cost unknown, said so.
     assert!(a["cost"].is_null());
     assert_eq!(a["price"]["source"], "unknown");
@@ -683,7 +707,8 @@ fn cur(lines: &[(&str, &str, &str, f64, &str, f64, &str, u32)]) -> String {
         "identity/LineItemId,bill/PayerAccountId,lineItem/UsageAccountId,lineItem/LineItemType,\
          lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,\
          lineItem/Operation,lineItem/UsageAmount,lineItem/CurrencyCode,lineItem/UnblendedCost,\
-         lineItem/BlendedCost,lineItem/NetUnblendedCost,pricing/unit,product/region,product/instanceType,product/vcpu,\
+         lineItem/BlendedCost,lineItem/NetUnblendedCost,pricing/unit,product/region,\
+         product/instanceType,product/vcpu,\
          reservation/EffectiveCost,reservation/ReservationARN,\
          savingsPlan/SavingsPlanEffectiveCost,resourceTags/user:team\n",
     );
