@@ -953,6 +953,28 @@ mod tests {
     }
 
     #[test]
+    fn the_pue_assumption_names_the_row_used() {
+        // pue.csv has aws `*` rows for 2023, 2024 and 2025: a 2030 plan uses the 2025 row,
+        // a 2010 plan the earliest (2023).
+        let f = set();
+        for (year, row) in [(2030, 2025), (2010, 2023)] {
+            let text = format!(
+                "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+                 instance_type = \"m5.large\"\nhours = 1\nyear = {year}\n"
+            );
+            let a = assess(
+                &parse("p.toml", &text, 2026).unwrap(),
+                &f,
+                Method::Default,
+                None,
+            )
+            .unwrap();
+            let pue = a.assumptions.iter().find(|s| s.starts_with("PUE")).unwrap();
+            assert!(pue.ends_with(&format!("(aws, {row} row)")), "{year}: {pue}");
+        }
+    }
+
+    #[test]
     fn counts_with_thousands_separators() {
         assert_eq!(format_count(1000.0), "1,000");
         assert_eq!(format_count(1234567.0), "1,234,567");
