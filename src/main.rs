@@ -1038,15 +1038,7 @@ fn plan_estimate(args: PlanEstimateArgs) -> Result<(), Error> {
 fn plan_compare(args: PlanCompareArgs) -> Result<(), Error> {
     let a = assess_plan(&args.a, &args.options)?;
     let b = assess_plan(&args.b, &args.options)?;
-    if a.kind != b.kind {
-        return Err(Error::Plan(format!(
-            "{} is a {} plan and {} a {} plan: compare two of the same kind",
-            a.file,
-            a.kind.as_str(),
-            b.file,
-            b.kind.as_str()
-        )));
-    }
+    carbonledger::plan::report::comparable(&a, &b)?;
     match args.options.format {
         PlanFormat::Table => print_stdout(&carbonledger::plan::report::compare_text(&a, &b)),
         PlanFormat::Json => {

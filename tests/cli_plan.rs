@@ -404,7 +404,31 @@ fn gcp_plan_has_market_based_emissions_and_attached_gpus() {
     let e = f(&a, "energy_kwh");
     close(f(&a, "scope2_location_kg"), e * location, "location");
     close(f(&a, "scope2_market_kg"), e * market, "market");
-    assert!(f(&a, "scope3_embodied_kg") > 0.0, "n1 platform share");
+    // By hand from the factor files (not the binary's energy): n1-standard-8, Skylake (gcp
+    // cpu_watts.csv 0.6130 W idle, 3.8679 W full → 2.2405 W per vCPU at 50 %) × 8 vCPUs ×
+    // 10 h = 0.1792 kWh; memory 30 GB × 10 h × 0.000392 kWh/GB-h = 0.1176 kWh, all of it, as
+    // GCP's separate RAM row is counted; replication 1 (replication.csv: Compute Engine
+    // machine types match no rule); embodied 1,677.48 kg × 10 h / 35,040 h × 8 / 96 vCPUs
+    // (n1-standard-96 the family's largest) = 0.3989 kg.
+    let m = machine("gcp", "n1-standard-8", 50.0, 50.0);
+    close(f(&a, "cpu_kwh"), m.cpu_w * 10.0 / 1000.0 * pue, "CPU kWh");
+    let memory = 30.0 * 10.0 * coefficient("memory_kwh_per_gb_hour") * pue;
+    close(f(&a, "memory_kwh"), memory, "memory kWh");
+    close(
+        e,
+        (m.cpu_w * 10.0 / 1000.0 + 0.395) * pue + memory,
+        "energy",
+    );
+    close(
+        f(&a, "scope3_embodied_kg"),
+        m.embodied_kg_per_h * 10.0,
+        "n1 platform share",
+    );
+    close(
+        m.embodied_kg_per_h * 10.0,
+        1677.48 * 10.0 / 35_040.0 * 8.0 / 96.0,
+        "by hand",
+    );
     // No price in the plan and no ledger: cost unknown, said so.
     assert!(a["cost"].is_null());
     assert_eq!(a["price"]["source"], "unknown");
@@ -673,4 +697,390 @@ fn price_from_the_ledger_when_the_plan_has_none() {
         "{text}"
     );
     assert!(text.contains("price: unknown: no hourly_price"), "{text}");
+}
+
+/// The CUR header of `fixtures/aws/legacy_mixed.csv` (with `lineItem/BlendedCost`, which
+/// `--method ccf` reads), and one line of it per
+/// `(id, line item type, usage type, hours, currency, cost, instance type, vCPUs)`.
+fn cur(lines: &[(&str, &str, &str, f64, &str, f64, &str, u32)]) -> String {
+    let mut text = String::from(
+        "identity/LineItemId,bill/PayerAccountId,lineItem/UsageAccountId,lineItem/LineItemType,\
+         lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,\
+         lineItem/Operation,lineItem/UsageAmount,lineItem/CurrencyCode,lineItem/UnblendedCost,\
+         lineItem/BlendedCost,lineItem/NetUnblendedCost,pricing/unit,product/region,\
+         product/instanceType,product/vcpu,\
+         reservation/EffectiveCost,reservation/ReservationARN,\
+         savingsPlan/SavingsPlanEffectiveCost,resourceTags/user:team\n",
+    );
+    for (id, kind, usage, hours, currency, cost, instance, vcpus) in lines {
+        text.push_str(&format!(
+            "{id},000111222333,000444555666,{kind},2024-03-01T00:00:00Z,2024-03-02T00:00:00Z,\
+             AmazonEC2,{usage},RunInstances,{hours},{currency},{cost},{cost},{cost},Hrs,us-east-1,\
+             {instance},{vcpus},,,,web\n"
+        ));
+    }
+    text
+}
+
+fn plan_text(provider: &str, region: &str, instance: &str, hours: f64) -> String {
+    format!(
+        "kind = \"training\"\nprovider = \"{provider}\"\nregion = \"{region}\"\nyear = 2024\n\
+         instance_type = \"{instance}\"\nhours = {hours:?}\n"
+    )
+}
+
+/// A plan is the bill of the same usage: the figures `estimate` gives a billed line equal the
+/// plan's for that instance type and hours, with either method. This is an independent check
+/// of the plan's own path through the factors (burstable baseline, memory share, embodied
+/// basis), not of a number typed here.
+#[test]
+fn plans_equal_estimate_on_the_bill_lines_of_the_same_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // t3.large is burstable (30 % baseline: 24 h × 2 vCPUs × 30 / 50 = 28.8 vCPU-hours),
+    // m5.xlarge is not, p3.2xlarge carries a V100.
+    let lines = [
+        (
+            "l1",
+            "Usage",
+            "USE1-BoxUsage:t3.large",
+            24.0,
+            "USD",
+            2.0,
+            "t3.large",
+            2,
+        ),
+        (
+            "l2",
+            "Usage",
+            "USE1-BoxUsage:m5.xlarge",
+            10.0,
+            "USD",
+            1.92,
+            "m5.xlarge",
+            4,
+        ),
+        (
+            "l3",
+            "Usage",
+            "USE1-BoxUsage:p3.2xlarge",
+            5.0,
+            "USD",
+            15.3,
+            "p3.2xlarge",
+            8,
+        ),
+    ];
+    fs::write(dir.join("cur.csv"), cur(&lines)).unwrap();
+    // GCP: n1-standard-4 for one hour, billed as cores (14,400 vCPU-seconds) and RAM
+    // (15 GiB-hours), the first two rows of the GCP fixture.
+    let gcp = fs::read_to_string(root().join("fixtures/gcp/export_mixed.csv")).unwrap();
+    let gcp: Vec<&str> = gcp.lines().take(3).collect();
+    assert!(gcp[1].contains("N1 Predefined Instance Core") && gcp[2].contains("Instance Ram"));
+    fs::write(dir.join("gcp.csv"), gcp.join("\n") + "\n").unwrap();
+    for method in ["default", "ccf"] {
+        let mut bills: Vec<(String, String, String, f64, Vec<Value>)> = Vec::new();
+        let rows = json(&run(
+            dir,
+            &[
+                "estimate", "--input", "cur.csv", "--method", method, "--format", "json",
+            ],
+        ));
+        for row in rows.as_array().unwrap() {
+            let instance = row["instance_type"].as_str().unwrap().to_owned();
+            let hours = f(row, "usage_amount");
+            bills.push((
+                "aws".into(),
+                "us-east-1".into(),
+                instance,
+                hours,
+                vec![row.clone()],
+            ));
+        }
+        let rows = json(&run(
+            dir,
+            &[
+                "estimate", "--input", "gcp.csv", "--method", method, "--format", "json",
+            ],
+        ));
+        let rows = rows.as_array().unwrap().clone();
+        assert_eq!(rows.len(), 2);
+        bills.push((
+            "gcp".into(),
+            "us-central1".into(),
+            "n1-standard-4".into(),
+            1.0,
+            rows,
+        ));
+        assert_eq!(bills.len(), 4);
+        for (provider, region, instance, hours, rows) in bills {
+            let what = format!("{method} {provider} {instance}");
+            fs::write(
+                dir.join("p.toml"),
+                plan_text(&provider, &region, &instance, hours),
+            )
+            .unwrap();
+            let p = json(&run(
+                dir,
+                &[
+                    "plan", "estimate", "p.toml", "--method", method, "--format", "json",
+                ],
+            ));
+            // The ccf set has no memory for GCP machine types (instances.csv memory_gb empty,
+            // as CCF): the plan counts none and says so; compare with the cores row only.
+            let rows = if method == "ccf" && provider == "gcp" {
+                assert_eq!(f(&p, "memory_kwh"), 0.0);
+                let said = p["assumptions"].as_array().unwrap().iter();
+                assert!(
+                    said.filter_map(Value::as_str)
+                        .any(|s| s.contains("memory unknown")),
+                    "{}",
+                    p["assumptions"]
+                );
+                rows[..1].to_vec()
+            } else {
+                rows
+            };
+            let sum = |k: &str| rows.iter().map(|r| f(r, k)).sum::<f64>();
+            for (plan_key, bill_key) in [
+                ("vcpu_hours", "vcpu_hours"),
+                ("gpu_hours", "gpu_hours"),
+                ("cpu_kwh", "cpu_kwh"),
+                ("gpu_kwh", "gpu_kwh"),
+                ("memory_kwh", "memory_kwh"),
+                ("energy_kwh", "energy_kwh"),
+                ("scope2_location_kg", "scope2_location_kg"),
+                ("scope3_embodied_kg", "scope3_embodied_kg"),
+            ] {
+                let (got, want) = (f(&p, plan_key), sum(bill_key));
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1e-12),
+                    "{what} {plan_key}: plan {got} != bill {want}"
+                );
+            }
+        }
+    }
+}
+
+/// A ledger of `carbonledger run` over `source` (kind, file name, contents) in `dir`.
+fn ledger_of(dir: &Path, kind: &str, file: &str, text: &str) {
+    fs::create_dir_all(dir.join("in")).unwrap();
+    fs::write(dir.join("in").join(file), text).unwrap();
+    let config = format!(
+        "[ledger]\npath = \"ledger\"\n[period]\nmonths = [\"2024-01\", \"2024-03\"]\n\
+         [[source]]\nname = \"s\"\nkind = \"{kind}\"\npath = \"in\"\n"
+    );
+    fs::write(dir.join("c.toml"), config).unwrap();
+    let out = run(dir, &["run", "--config", "c.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn gcp_ledger_rate_adds_cores_ram_and_gpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let export = fs::read_to_string(root().join("fixtures/gcp/export_mixed.csv")).unwrap();
+    ledger_of(dir, "gcp-export", "gcp.csv", &export);
+    // From the fixture's us-central1 rows (cost + credits, the ledger's cost):
+    //   cores: N1 Predefined Instance Core, n1-standard-4, 14,400 vCPU-seconds = 1
+    //          instance-hour, 0.126 − 0.0252 = 0.1008 USD per instance-hour;
+    //   RAM:   N1 Predefined Instance Ram, 15 GiB-hours, 0.0675 − 0.0135 = 0.054 USD,
+    //          0.0036 per GB-hour × 15 GB (instances.csv n1-standard-4) = 0.054 per hour;
+    //   GPU:   Nvidia Tesla T4 GPU, 7,200 s = 2 GPU-hours, 0.7 USD, 0.35 per GPU-hour × 1.
+    // 0.1008 + 0.054 + 0.35 = 0.5048 USD per hour (cores alone, as before: 0.1008).
+    let text = plan_text("gcp", "us-central1", "n1-standard-4", 10.0)
+        + "gpu_model = \"T4\"\ngpu_count = 1\n";
+    fs::write(dir.join("p.toml"), text).unwrap();
+    let a = json(&run(
+        dir,
+        &[
+            "plan", "estimate", "p.toml", "--ledger", "ledger", "--format", "json",
+        ],
+    ));
+    assert_eq!(a["price"]["source"], "ledger");
+    close(
+        f(&a["price"], "per_hour"),
+        0.1008 + 0.0036 * 15.0 + 0.35,
+        "GCP rate",
+    );
+    close(f(&a, "cost"), 10.0 * 0.5048, "10 h");
+    let parts = a["price"]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    // Bare GPUs price by the GPU rows: Nvidia Tesla V100 GPU, 3,600 s = 1 GPU-hour,
+    // 2.48 − 0.5 free-trial credit = 1.98 USD per GPU-hour; 2 GPUs × 10 h = 20 GPU-hours.
+    let text = "kind = \"training\"\nprovider = \"gcp\"\nregion = \"us-central1\"\nyear = 2024\n\
+                gpu_model = \"V100\"\ngpu_count = 2\nhours = 10\n";
+    fs::write(dir.join("b.toml"), text).unwrap();
+    let a = json(&run(
+        dir,
+        &[
+            "plan", "estimate", "b.toml", "--ledger", "ledger", "--format", "json",
+        ],
+    ));
+    close(f(&a["price"], "per_hour"), 1.98, "V100 per GPU-hour");
+    close(f(&a, "cost"), 20.0 * 1.98, "bare GPUs");
+    // A machine series the ledger has no RAM rows of: unknown, not the cores' rate alone.
+    fs::write(
+        dir.join("n2.toml"),
+        plan_text("gcp", "us-east1", "n2d-standard-2", 1.0),
+    )
+    .unwrap();
+    let a = json(&run(
+        dir,
+        &[
+            "plan", "estimate", "n2.toml", "--ledger", "ledger", "--format", "json",
+        ],
+    ));
+    assert_eq!(a["price"]["source"], "unknown", "{}", a["price"]);
+    assert!(a["price"]["reason"].as_str().unwrap().contains("N2D RAM"));
+}
+
+#[test]
+fn ledger_rate_is_on_demand_in_one_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // m5.xlarge in us-east-1: on-demand 10 h for 1.92 USD and 5 h for 1.10 EUR; a Spot line
+    // (10 h, 0.60 USD) and a reserved line (DiscountedUsage, 10 h at 0) are not on-demand.
+    let lines = [
+        (
+            "l1",
+            "Usage",
+            "USE1-BoxUsage:m5.xlarge",
+            10.0,
+            "USD",
+            1.92,
+            "m5.xlarge",
+            4,
+        ),
+        (
+            "l2",
+            "Usage",
+            "USE1-SpotUsage:m5.xlarge",
+            10.0,
+            "USD",
+            0.60,
+            "m5.xlarge",
+            4,
+        ),
+        (
+            "l3",
+            "DiscountedUsage",
+            "USE1-BoxUsage:m5.xlarge",
+            10.0,
+            "USD",
+            0.0,
+            "m5.xlarge",
+            4,
+        ),
+        (
+            "l4",
+            "Usage",
+            "USE1-BoxUsage:m5.xlarge",
+            5.0,
+            "EUR",
+            1.10,
+            "m5.xlarge",
+            4,
+        ),
+    ];
+    ledger_of(dir, "aws-cur", "cur.csv", &cur(&lines));
+    let estimate = |extra: &str| {
+        fs::write(
+            dir.join("p.toml"),
+            plan_text("aws", "us-east-1", "m5.xlarge", 2.0) + extra,
+        )
+        .unwrap();
+        json(&run(
+            dir,
+            &[
+                "plan", "estimate", "p.toml", "--ledger", "ledger", "--format", "json",
+            ],
+        ))
+    };
+    // Two currencies and none named: no rate, and the report says why.
+    let a = estimate("");
+    assert_eq!(a["price"]["source"], "unknown");
+    assert!(a["cost"].is_null());
+    let reason = a["price"]["reason"].as_str().unwrap();
+    assert!(reason.contains("EUR, USD"), "{reason}");
+    // USD: 1.92 / 10 h = 0.192 per hour (with the Spot and reserved lines it would be
+    // 2.52 / 30 h = 0.084).
+    let a = estimate("currency = \"USD\"\n");
+    close(f(&a["price"], "per_hour"), 0.192, "USD on-demand rate");
+    assert_eq!(a["price"]["rows"].as_u64(), Some(1));
+    close(f(&a, "cost"), 2.0 * 0.192, "2 h");
+    // EUR: 1.10 / 5 h = 0.22 per hour.
+    let a = estimate("currency = \"EUR\"\n");
+    close(f(&a["price"], "per_hour"), 0.22, "EUR on-demand rate");
+    assert_eq!(a["currency"], "EUR");
+}
+
+#[test]
+fn bad_input_is_exit_2_never_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let resnet = plan_file("resnet50-imagenet-8xv100.toml");
+    let expect_2 = |args: &[&str], says: &str| {
+        let out = run(dir, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: no verdict on stdout");
+    };
+    // A --ledger that does not exist, though the plan's own price leaves it unused.
+    expect_2(
+        &[
+            "gate",
+            &resnet,
+            "--budget-kg",
+            "10",
+            "--ledger",
+            "no-such-ledger",
+        ],
+        "--ledger no-such-ledger: no such folder",
+    );
+    expect_2(
+        &["plan", "estimate", &resnet, "--ledger", "no-such-ledger"],
+        "no such folder",
+    );
+    // hours = 1e308 overflows: bad input at the key, not "over budget".
+    fs::write(
+        dir.join("huge.toml"),
+        plan_text("aws", "us-east-1", "p3.2xlarge", 1e308),
+    )
+    .unwrap();
+    expect_2(
+        &["gate", "huge.toml", "--budget-kg", "10"],
+        "huge.toml:6:9: the plan's",
+    );
+    // An instance type whose GPUs the factor set cannot quantify: no verdict (it would pass).
+    fs::write(
+        dir.join("p5.toml"),
+        plan_text("aws", "us-east-1", "p5.48xlarge", 10.0),
+    )
+    .unwrap();
+    expect_2(
+        &["gate", "p5.toml", "--budget-kg", "1000000"],
+        "p5.toml:5:17: instance type p5.48xlarge carries accelerators",
+    );
+    // Two inference plans per different functional units cannot be compared.
+    let distilled = fs::read_to_string(plan_file("inference-distilled.toml")).unwrap();
+    fs::write(
+        dir.join("per-request.toml"),
+        distilled.replace("requests_per_unit = 1000", "requests_per_unit = 1"),
+    )
+    .unwrap();
+    expect_2(
+        &[
+            "plan",
+            "compare",
+            &plan_file("inference-large-transformer.toml"),
+            "per-request.toml",
+        ],
+        "functional unit",
+    );
 }

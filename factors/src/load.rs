@@ -498,6 +498,7 @@ fn parse_instances(
             vcpus: row.vcpus,
             memory_gb: row.memory_gb.unwrap_or(0.0),
             gpu_count: row.gpu_count.unwrap_or(0.0),
+            accelerators_unknown: row.gpu_count.is_none(),
             gpu_model: row.gpu_model.filter(|m| !m.is_empty()),
             processors,
             embodied_kgco2e: row.embodied_kgco2e,

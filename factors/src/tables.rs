@@ -74,8 +74,12 @@ pub struct Instance {
     pub family: String,
     pub vcpus: f64,
     pub memory_gb: f64,
+    /// GPUs per instance; 0 also when `accelerators_unknown`.
     pub gpu_count: f64,
     pub gpu_model: Option<String>,
+    /// `gpu_count` is empty in `instances.csv`: the type carries accelerators (GPUs or other
+    /// chips) that the data set has no count or model for, so their energy is missing.
+    pub accelerators_unknown: bool,
     /// Micro-architectures, as named in `cpu_watts.csv`; empty when unknown.
     pub processors: Vec<String>,
     /// Embodied emissions of the whole platform (largest size of the family), kg CO2e.
@@ -196,6 +200,18 @@ impl FactorSet {
             .or_else(|| self.pue.get(&key(provider, "*")))
             .and_then(|rows| pick_year(rows, year))
             .copied()
+    }
+
+    /// The year of the PUE row [`FactorSet::pue`] picks.
+    pub fn pue_year(&self, provider: &str, region: Option<&str>, year: i32) -> Option<i32> {
+        let rows = region
+            .and_then(|r| self.pue.get(&key(provider, r)))
+            .or_else(|| self.pue.get(&key(provider, "*")))?;
+        rows.iter()
+            .rev()
+            .find(|(y, _)| *y <= year)
+            .or_else(|| rows.first())
+            .map(|(y, _)| *y)
     }
 
     /// Location-based factor of a region; `None` when the region is not in the table.

@@ -9,7 +9,12 @@
 //!
 //! * CPU kWh = vCPU-hours × kWh per vCPU-hour × PUE × replication
 //! * GPU kWh = GPU-hours × kWh per GPU-hour × PUE × replication
-//! * memory kWh = GB-hours × counted share × kWh per GB-hour × PUE × replication
+//! * memory kWh = GB-hours × counted share × kWh per GB-hour × PUE × replication (the share
+//!   of CCF's excess-memory rule on AWS and Azure; on GCP, which bills RAM on its own SKU, the
+//!   share of that memory row: all of it)
+//! * burstable AWS types: vCPU-hours × baseline / the set's utilisation, as the AWS connector
+//!   bills them, when the CPU utilisation is the set's assumption (a utilisation the plan gives,
+//!   or an inference load, replaces the baseline)
 //! * Scope 2 = kWh × kg CO2e/kWh (location; market where the factor set has one)
 //! * Scope 3 embodied = kg per instance-hour (or per vCPU-hour) × hours
 //!
@@ -41,7 +46,9 @@ pub struct Assessment {
     pub kind: PlanKind,
     pub provider: String,
     pub region: String,
-    /// The factor year asked for (grid and PUE rows of that year or the latest before).
+    /// The factor year asked for: grid and PUE rows of that year, else the latest earlier
+    /// year, else the earliest later one (the factor set's rule); `grid_year` and the PUE
+    /// assumption say which row was used.
     pub year: i32,
     pub method: String,
     pub factor_set: String,
@@ -217,6 +224,44 @@ pub fn assess(
         }
         None => None,
     };
+    // Accelerators the factor set cannot quantify would count as ~0 kWh and pass a gate: refuse
+    // them unless the plan names its GPUs or gives measured energy.
+    let measured = matches!(
+        plan.workload,
+        Workload::Training {
+            measured_kwh: Some(_),
+            ..
+        }
+    );
+    if let (Some(i), Some(t), None, false) =
+        (instance, &plan.hardware.instance_type, &gpu, measured)
+    {
+        let unquantified = if i.accelerators_unknown {
+            Some("accelerators with no count or model (instances.csv gpu_count empty)".to_owned())
+        } else {
+            i.gpu_model
+                .as_deref()
+                .filter(|m| i.gpu_count > 0.0 && factors.gpu_watts(provider, m).is_none())
+                .map(|m| {
+                    format!(
+                        "{} × {m}, which gpu_watts.csv has no watts for",
+                        i.gpu_count
+                    )
+                })
+        };
+        if let Some(what) = unquantified {
+            return Err(plan.error_at(
+                t.pos,
+                format!(
+                    "instance type {} carries {what} in factor set {}: their energy would count \
+                     as about 0. Give `measured_kwh`, or `gpu_model` + `gpu_count` of \
+                     a model gpu_watts.csv lists, or use --factors with a set that has them",
+                    i.instance_type,
+                    factors.label()
+                ),
+            ));
+        }
+    }
     if factors.grid_location(provider, region, plan.year).is_none() {
         return Err(plan.error_at(
             plan.region.pos,
@@ -267,6 +312,9 @@ pub fn assess(
         }
         None => gpu_util,
     };
+    let cpu_from_set = plan.cpu_utilization_percent.is_none()
+        && plan.utilization_percent.is_none()
+        && load.is_none();
 
     // The factors of the row a bill of this usage would carry, at the plan's utilisation.
     let resolve_at = |util: f64| -> RowFactors {
@@ -308,6 +356,30 @@ pub fn assess(
     if let Some(notes) = &f.notes {
         assumptions.push(format!("factor notes: {notes}"));
     }
+    // GCP bills a machine's RAM on its own SKU (`N1 Predefined Instance Ram`), a memory row
+    // the estimator counts whole; AWS and Azure count only the excess share of the instance row.
+    let memory_row = match instance {
+        Some(i) if provider == "gcp" => {
+            let series = i.instance_type.split('-').next().unwrap_or_default();
+            let usage_type = format!("{} Instance Ram", series.to_uppercase());
+            let key = RowKey {
+                provider,
+                service: "Compute Engine",
+                usage_type: &usage_type,
+                usage_class: UsageClass::Memory,
+                usage_unit: "byte-seconds",
+                instance_type: None,
+                cpu_architecture: None,
+                gpu_model: None,
+                region: Some(region),
+                region_note: None,
+                year: plan.year,
+            };
+            Some(FactorResolver { factors, method }.resolve(&key))
+        }
+        _ => None,
+    };
+    let mem = memory_row.as_ref().unwrap_or(&f);
 
     // Quantities per period.
     // Instance-hours: nodes or replicas × hours (bare GPUs: GPU groups of `gpu_count`).
@@ -329,20 +401,52 @@ pub fn assess(
         ),
         None => (0.0, 0.0, gpu.as_ref().map_or(0.0, |(_, n)| *n)),
     };
-    let vcpu_hours = instance_hours * vcpus;
+    // A burstable AWS type averages its baseline, not the assumed utilisation: the AWS
+    // connector bills it as vCPUs × baseline / the set's utilisation, at that utilisation.
+    // The plan does the same when its CPU utilisation is the set's assumption; a utilisation
+    // the plan gives (or an inference load) replaces the baseline.
+    let burstable = match instance {
+        Some(i) if provider == "aws" && cpu_from_set => {
+            factors.burstable_baseline(provider, &i.instance_type)
+        }
+        _ => None,
+    };
+    let vcpu_share = match burstable {
+        Some(baseline) => {
+            assumptions.push(format!(
+                "burstable: {baseline} % baseline (burstable.csv) → vCPU-hours × {baseline} / \
+                 {set_util}, as for a bill"
+            ));
+            baseline / set_util
+        }
+        None => 1.0,
+    };
+    let vcpu_hours = instance_hours * vcpus * vcpu_share;
     let gpu_hours = instance_hours * gpus_per_instance;
     let memory_gb_hours = instance_hours * memory_gb;
 
     let (pue, rf) = (f.pue, f.replication);
     let cpu_kwh = vcpu_hours * f.kwh_per_vcpu_hour * pue * rf;
     let gpu_kwh = gpu_hours * f_gpu.kwh_per_gpu_hour * pue * rf;
-    let memory_kwh =
-        memory_gb_hours * f.memory_fraction * f.memory_kwh_per_gb_hour * pue * f.memory_replication;
+    let memory_kwh = memory_gb_hours
+        * mem.memory_fraction
+        * mem.memory_kwh_per_gb_hour
+        * mem.pue
+        * mem.memory_replication;
     let computed_kwh = cpu_kwh + gpu_kwh + memory_kwh;
     let gpu_name = gpu
         .as_ref()
         .map(|(m, _)| m.clone())
         .or_else(|| instance.and_then(|i| i.gpu_model.clone()));
+    if let Some(i) = instance.filter(|i| i.memory_gb <= 0.0) {
+        // Known shortcoming: the ccf set, as CCF, lists no memory for GCP machine types.
+        assumptions.push(format!(
+            "{}: memory unknown in factor set {} (instances.csv memory_gb empty): no memory \
+             energy counted",
+            i.instance_type,
+            factors.label()
+        ));
+    }
     if let Some(i) = instance {
         assumptions.push(format!(
             "{}: {} vCPUs, {} GB memory, {} × {} ({} of factor set {})",
@@ -356,9 +460,14 @@ pub fn assess(
         ));
         assumptions.push(format!(
             "CPU {:.4} W per vCPU (min + utilisation × (max − min) of its processors); memory: \
-             {:.1} % of GB-hours counted (above what the CPU watts include)",
+             {:.1} % of GB-hours counted ({})",
             f.watts_per_vcpu,
-            f.memory_fraction * 100.0
+            mem.memory_fraction * 100.0,
+            if memory_row.is_some() {
+                "GCP bills RAM apart: a memory row, counted whole"
+            } else {
+                "above what the CPU watts include"
+            }
         ));
     } else {
         // Known shortcoming: a bare-GPU plan has no host, so no CPU or memory energy, and no
@@ -383,7 +492,10 @@ pub fn assess(
             ));
         }
     }
-    assumptions.push(format!("PUE {pue} ({provider}, {})", plan.year));
+    let pue_year = factors
+        .pue_year(provider, Some(region), plan.year)
+        .unwrap_or(plan.year);
+    assumptions.push(format!("PUE {pue} ({provider}, {pue_year} row)"));
 
     let (energy_kwh, energy_source) = match &plan.workload {
         Workload::Training {
@@ -462,12 +574,20 @@ pub fn assess(
     } else {
         gpu_hours
     };
-    let gpu_for_price = if instance.is_none() {
-        gpu_name.as_deref()
-    } else {
-        None
+    let priced = match (instance, gpu_name.as_deref()) {
+        (Some(instance), model) => Some(price::Priced::Instance {
+            instance,
+            gpus: model.map(|m| (m, gpus_per_instance)),
+        }),
+        (None, Some(model)) => Some(price::Priced::BareGpus { model }),
+        (None, None) => None,
     };
-    let price = price::find(plan, instance, gpu_for_price, ledger)?;
+    let price = match priced {
+        Some(p) => price::find(plan, p, ledger)?,
+        None => Price::Unknown {
+            reason: "nothing to price".into(),
+        },
+    };
     let (cost, currency) = match &price {
         Price::Plan {
             per_hour, currency, ..
@@ -477,6 +597,36 @@ pub fn assess(
         } => (Some(per_hour * priced_hours), Some(currency.clone())),
         Price::Unknown { .. } => (None, plan.currency.clone()),
     };
+
+    let sci_kg_per_unit = total_kg / units;
+    let figures = [
+        ("instance-hours", Some(instance_hours)),
+        ("vCPU-hours", Some(vcpu_hours)),
+        ("GPU-hours", Some(gpu_hours)),
+        ("memory GB-hours", Some(memory_gb_hours)),
+        ("energy (kWh)", Some(computed_kwh)),
+        ("energy (kWh)", Some(energy_kwh)),
+        ("Scope 2 location-based (kg CO2e)", Some(scope2_location_kg)),
+        ("Scope 2 market-based (kg CO2e)", scope2_market_kg),
+        ("Scope 3 embodied (kg CO2e)", Some(scope3_embodied_kg)),
+        ("SCI (kg CO2e per unit)", Some(sci_kg_per_unit)),
+        ("functional units", Some(units)),
+        ("cost", cost),
+        (
+            "total over the service life (kg CO2e)",
+            service_years.map(|y| total_kg * y),
+        ),
+        (
+            "cost over the service life",
+            service_years.zip(cost).map(|(y, c)| y * c),
+        ),
+    ];
+    if let Some((what, Some(v))) = figures
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+    {
+        return Err(not_finite(plan, what, *v));
+    }
 
     Ok(Assessment {
         file: plan.file.clone(),
@@ -517,12 +667,34 @@ pub fn assess(
         price,
         functional_unit,
         units,
-        sci_kg_per_unit: total_kg / units,
+        sci_kg_per_unit,
         market_kg_per_unit: scope2_market_kg.map(|m| (m + scope3_embodied_kg) / units),
         service_years,
         carbon_cost: None,
         assumptions,
     })
+}
+
+/// A figure that overflowed: bad input (exit 2), reported at the plan's largest quantity.
+fn not_finite(plan: &Plan, what: &str, v: f64) -> Error {
+    let largest = plan
+        .quantities
+        .iter()
+        .max_by(|a, b| a.1.value.abs().total_cmp(&b.1.value.abs()));
+    match largest {
+        Some((key, at)) => plan.error_at(
+            at.pos,
+            format!(
+                "the plan's {what} is not a finite number ({v}): `{key}` = {:e} is \
+                 implausibly large",
+                at.value
+            ),
+        ),
+        None => Error::Plan(format!(
+            "{}: the plan's {what} is not a finite number ({v})",
+            plan.file
+        )),
+    }
 }
 
 /// 1000 → `1,000`; fractions as written.
@@ -645,6 +817,161 @@ mod tests {
             "{head}region = \"us-east-1\"\ninstance_type = \"p3.2xlarge\"\ngpu_model = \"T4\"\n"
         ));
         assert!(m.contains("already has"), "{m}");
+    }
+
+    fn plan_err(text: &str) -> String {
+        match assess(
+            &parse("p.toml", text, 2026).unwrap(),
+            &set(),
+            Method::Default,
+            None,
+        ) {
+            Err(Error::Plan(m)) => m,
+            other => panic!("expected a plan error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn burstable_types_run_at_their_baseline_unless_the_plan_says() {
+        // t3.large: 2 vCPUs, baseline 30 % (burstable.csv), the set assumes 50 %
+        // (coefficients.csv): as the AWS connector bills `BoxUsage:t3.large`,
+        // 24 h × 2 vCPUs × 30 / 50 = 28.8 vCPU-hours.
+        let f = set();
+        let baseline = f.burstable_baseline("aws", "t3.large").unwrap();
+        let util = f.coefficients.cpu_utilization_percent;
+        assert_eq!(
+            (baseline, util),
+            (30.0, 50.0),
+            "the factor values this test assumes"
+        );
+        let head = "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+                    instance_type = \"t3.large\"\nhours = 24\nyear = 2024\n";
+        let a = assess(
+            &parse("p.toml", head, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(a.vcpu_hours, 28.8);
+        assert!(
+            a.assumptions
+                .iter()
+                .any(|s| s.starts_with("burstable: 30 %"))
+        );
+        // A utilisation the plan gives replaces the baseline: 24 h × 2 vCPUs.
+        let text = format!("{head}utilization_percent = 30\n");
+        let b = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(b.vcpu_hours, 48.0);
+        // Not burstable: every vCPU-hour (m5.large, 2 vCPUs).
+        let text = head.replace("t3.large", "m5.large");
+        let c = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(c.vcpu_hours, 48.0);
+    }
+
+    #[test]
+    fn accelerators_the_set_cannot_quantify_are_refused() {
+        let head = "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\nhours = 1\n";
+        // p5.48xlarge carries 8 × H100: instances.csv leaves its gpu_count empty.
+        let m = plan_err(&format!("{head}instance_type = \"p5.48xlarge\"\n"));
+        assert!(m.starts_with("p.toml:5:17:"), "{m}");
+        assert!(m.contains("gpu_count empty"), "{m}");
+        // GCP a3-highgpu-8g lists 8 × Nvidia H100, which gpu_watts.csv has no watts for.
+        let m = plan_err(
+            "kind = \"training\"\nprovider = \"gcp\"\nregion = \"us-central1\"\nhours = 1\n\
+             instance_type = \"a3-highgpu-8g\"\n",
+        );
+        assert!(
+            m.starts_with("p.toml:5:17:") && m.contains("Nvidia H100"),
+            "{m}"
+        );
+        // Measured energy, or GPUs the set has watts for, make the plan computable.
+        let f = set();
+        let text = format!("{head}instance_type = \"p4de.24xlarge\"\nmeasured_kwh = 50\n");
+        let a = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        );
+        assert!(a.is_ok(), "{a:?}");
+        let text = format!(
+            "{head}instance_type = \"p4de.24xlarge\"\ngpu_model = \"A100\"\ngpu_count = 8\n"
+        );
+        let a = assess(
+            &parse("p.toml", &text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        close(a.gpu_hours, 8.0);
+    }
+
+    #[test]
+    fn overflowing_figures_are_bad_input_at_the_largest_quantity() {
+        let m = plan_err(
+            "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+             instance_type = \"p3.2xlarge\"\nhours = 1e308\ninstances = 2\n",
+        );
+        assert!(m.starts_with("p.toml:5:9:"), "{m}");
+        assert!(m.contains("not a finite number"), "{m}");
+    }
+
+    #[test]
+    fn gcp_memory_counts_whole_as_its_ram_row() {
+        // n1-standard-4: 15 GB, billed on an `N1 Predefined Instance Ram` row that the
+        // estimator counts whole: 15 GB × 1 h × 0.000392 kWh/GB-h (coefficients.csv) × PUE.
+        let f = set();
+        let text = "kind = \"training\"\nprovider = \"gcp\"\nregion = \"us-central1\"\n\
+                    instance_type = \"n1-standard-4\"\nhours = 1\nyear = 2024\n";
+        let a = assess(
+            &parse("p.toml", text, 2026).unwrap(),
+            &f,
+            Method::Default,
+            None,
+        )
+        .unwrap();
+        let pue = f.pue("gcp", Some("us-central1"), 2024).unwrap();
+        close(a.memory_gb_hours, 15.0);
+        close(
+            a.memory_kwh,
+            15.0 * f.coefficients.memory_kwh_per_gb_hour * pue,
+        );
+    }
+
+    #[test]
+    fn the_pue_assumption_names_the_row_used() {
+        // pue.csv has aws `*` rows for 2023, 2024 and 2025: a 2030 plan uses the 2025 row,
+        // a 2010 plan the earliest (2023).
+        let f = set();
+        for (year, row) in [(2030, 2025), (2010, 2023)] {
+            let text = format!(
+                "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+                 instance_type = \"m5.large\"\nhours = 1\nyear = {year}\n"
+            );
+            let a = assess(
+                &parse("p.toml", &text, 2026).unwrap(),
+                &f,
+                Method::Default,
+                None,
+            )
+            .unwrap();
+            let pue = a.assumptions.iter().find(|s| s.starts_with("PUE")).unwrap();
+            assert!(pue.ends_with(&format!("(aws, {row} row)")), "{year}: {pue}");
+        }
     }
 
     #[test]

@@ -122,6 +122,19 @@ pub fn evaluate(
             } else {
                 0.0
             };
+            // SCI's baseline rule: the same factors. A different factor year changes the grid
+            // factor and PUE under both plans, so the increase is not the plan's alone.
+            let years = if base.year != plan.year {
+                let note = format!(
+                    "; the baseline uses factor year {}, the plan {}: part of the change is the \
+                     factors'",
+                    base.year, plan.year
+                );
+                tracing::warn!("carbon gate{note}");
+                note
+            } else {
+                String::new()
+            };
             checks.push(Check {
                 check: "max_increase_pct",
                 value: plan.sci_kg_per_unit,
@@ -129,7 +142,8 @@ pub fn evaluate(
                 unit: format!("kg CO2e per {}", plan.functional_unit),
                 pass: plan.sci_kg_per_unit <= limit,
                 detail: format!(
-                    "{change:+.2} % against baseline {} ({} kg CO2e per {}; at most {pct:+} %)",
+                    "{change:+.2} % against baseline {} ({} kg CO2e per {}; at most {pct:+} \
+                     %){years}",
                     base.file,
                     num(base.sci_kg_per_unit),
                     base.functional_unit
@@ -248,6 +262,26 @@ mod tests {
             "{}",
             v.checks[0].detail
         );
+    }
+
+    #[test]
+    fn a_baseline_of_another_factor_year_is_said() {
+        let base = assessment(&RUN.replace("year = 2024", "year = 2022"));
+        let plan = assessment(RUN);
+        let pct = Budgets {
+            max_increase_pct: Some(1000.0),
+            ..Budgets::default()
+        };
+        let v = evaluate(plan.clone(), Some(base), pct).unwrap();
+        assert!(
+            v.checks[0]
+                .detail
+                .contains("factor year 2022, the plan 2024"),
+            "{}",
+            v.checks[0].detail
+        );
+        let v = evaluate(plan.clone(), Some(plan), pct).unwrap();
+        assert!(!v.checks[0].detail.contains("factor year"));
     }
 
     #[test]

@@ -17,8 +17,13 @@
 //! run; `requests_per_unit` requests of an inference service).
 //!
 //! Prices ([`price`]): the plan's `hourly_price`, else the effective hourly rate of the ledger
-//! `carbonledger run` writes (`--ledger DIR`): cost ÷ instance-hours of the compute rows of that
-//! instance type, provider and region. Without either, cost is unknown (never 0).
+//! `carbonledger run` writes (`--ledger DIR`): AWS on-demand cost ÷ instance-hours of that
+//! instance type, provider and region; on GCP the sum of the cores, RAM and GPU rates it bills
+//! apart. Without either, or with a part missing, cost is unknown (never 0).
+//!
+//! Bad input, exit 2 ([`crate::Error::Plan`]): besides a malformed plan, an instance type
+//! carrying accelerators the factor set cannot quantify, a figure that overflows, and `plan
+//! compare` of two functional units.
 //!
 //! The gate ([`gate`]) checks a plan against budgets and exits 0 (within), 1 (over) or 2 (bad
 //! input); output for people and CI logs, or JSON, is in [`report`].

@@ -7,17 +7,25 @@ use serde::Serialize;
 
 use super::assess::Assessment;
 use super::spec::PlanKind;
+use crate::Error;
 
-/// A number for people: grouped thousands above 1,000, else four significant digits.
+/// A number for people: grouped thousands above 1,000, else four significant digits (in
+/// scientific notation below 0.0001, so a tiny figure never prints as 0).
 pub fn num(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
     let a = v.abs();
-    if a >= 1000.0 || (v.fract() == 0.0 && a < 1e15) {
+    if a >= 1e15 {
+        return format!("{v:.3e}");
+    }
+    if a >= 1000.0 || v.fract() == 0.0 {
         return super::assess::format_count(v.round());
     }
-    let digits = (3 - a.log10().floor() as i32).clamp(0, 9) as usize;
+    if a < 1e-4 {
+        return format!("{v:.3e}");
+    }
+    let digits = (3 - a.log10().floor() as i32).max(0) as usize;
     format!("{v:.digits$}")
 }
 
@@ -132,6 +140,24 @@ pub struct Figure {
     pub change_percent: Option<f64>,
 }
 
+/// Whether `a` and `b` can be put side by side: the same kind and the same functional unit
+/// (SCI figures per different R are not comparable; the gate's baseline rule is the same).
+pub fn comparable(a: &Assessment, b: &Assessment) -> Result<(), Error> {
+    if a.kind != b.kind || a.functional_unit != b.functional_unit {
+        return Err(Error::Plan(format!(
+            "{} is a {} plan per {} and {} a {} plan per {}: compare two plans of the same \
+             kind and functional unit (`requests_per_unit`)",
+            a.file,
+            a.kind.as_str(),
+            a.functional_unit,
+            b.file,
+            b.kind.as_str(),
+            b.functional_unit
+        )));
+    }
+    Ok(())
+}
+
 /// The figures `plan compare` shows, per period (t CO2e for inference, kg for training).
 pub fn figures(a: &Assessment, b: &Assessment) -> Vec<Figure> {
     let (mass, scale) = match a.kind {
@@ -188,14 +214,21 @@ pub fn figures(a: &Assessment, b: &Assessment) -> Vec<Figure> {
         ),
     ];
     if let (Some(ca), Some(cb)) = (&a.carbon_cost, &b.carbon_cost) {
+        // Each plan's carbon cost is in its own cost currency unless --carbon-currency set
+        // one: amounts in two currencies are not put side by side.
+        let same = ca.currency == cb.currency;
+        let label = if same {
+            ca.currency.clone()
+        } else {
+            format!("{} and {}", ca.currency, cb.currency)
+        };
         rows.push((
             format!(
-                "carbon cost ({}/{per} at {} per t)",
-                ca.currency,
+                "carbon cost ({label}/{per} at {} per t)",
                 num(ca.price_per_tonne)
             ),
-            Some(ca.amount),
-            Some(cb.amount),
+            same.then_some(ca.amount),
+            same.then_some(cb.amount),
         ));
     }
     if let (Some(ya), Some(yb)) = (a.service_years, b.service_years) {
@@ -282,6 +315,49 @@ pub struct Comparison<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::estimate::Method;
+    use carbonledger_factors::FactorSet;
+
+    fn inference(extra: &str) -> Assessment {
+        let text = format!(
+            "kind = \"inference\"\nprovider = \"aws\"\nregion = \"us-east-1\"\nyear = 2024\n\
+             instance_type = \"g4dn.xlarge\"\nrequests_per_day = 100000\n\
+             throughput_per_replica = 10\nreplicas = 1\nhours_per_day = 24\nyears = 1\n{extra}"
+        );
+        let plan = crate::plan::spec::parse("p.toml", &text, 2026).expect("plan");
+        let set = FactorSet::embedded("default").expect("set");
+        crate::plan::assess(&plan, &set, Method::Default, None).expect("assessment")
+    }
+
+    #[test]
+    fn only_the_same_functional_unit_is_compared() {
+        let a = inference("");
+        let b = inference("requests_per_unit = 1\n");
+        assert!(comparable(&a, &a.clone()).is_ok());
+        match comparable(&a, &b) {
+            Err(Error::Plan(m)) => assert!(m.contains("per 1,000 requests"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn carbon_costs_in_two_currencies_are_not_put_side_by_side() {
+        let (mut a, mut b) = (inference(""), inference(""));
+        a.set_carbon_price(85.0, "USD");
+        b.set_carbon_price(85.0, "EUR");
+        let row = figures(&a, &b)
+            .into_iter()
+            .find(|f| f.figure.starts_with("carbon cost"))
+            .expect("a carbon cost row");
+        assert!(row.figure.contains("USD and EUR"), "{}", row.figure);
+        assert_eq!((row.a, row.b, row.difference), (None, None, None));
+        b.set_carbon_price(85.0, "USD");
+        let row = figures(&a, &b)
+            .into_iter()
+            .find(|f| f.figure.starts_with("carbon cost"))
+            .expect("a carbon cost row");
+        assert_eq!(row.difference, Some(0.0));
+    }
 
     #[test]
     fn numbers_for_people() {
@@ -292,5 +368,9 @@ mod tests {
         assert_eq!(num(0.0), "0");
         assert_eq!(num(85.0), "85");
         assert_eq!(num(-2.5), "-2.500");
+        // Tiny figures keep four significant digits instead of rounding to zero.
+        assert_eq!(num(0.00012346), "0.0001235");
+        assert_eq!(num(1.5e-12), "1.500e-12");
+        assert_eq!(num(2.0e20), "2.000e20");
     }
 }

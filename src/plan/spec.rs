@@ -128,6 +128,9 @@ pub struct Plan {
     pub hourly_price: Option<f64>,
     pub currency: Option<String>,
     pub workload: Workload,
+    /// The plan's quantities (`hours`, `replicas`, `requests_per_day`, …) as written, with
+    /// where: a figure that overflows is reported at the largest of them.
+    pub quantities: Vec<(&'static str, At<f64>)>,
 }
 
 impl Plan {
@@ -220,10 +223,15 @@ impl Checker<'_> {
     }
 
     /// The whole file's position 1:1 for keys that are missing.
-    fn missing(&self, key: &str, kind: &str) -> Error {
+    fn missing(&self, key: &str, kind: PlanKind) -> Error {
+        let article = match kind {
+            PlanKind::Training => "a",
+            PlanKind::Inference => "an",
+        };
         Error::Plan(format!(
-            "{}:1:1: a {kind} plan needs `{key}` (README \"Planning AI workloads\")",
-            self.shown
+            "{}:1:1: {article} {} plan needs `{key}` (README \"Planning AI workloads\")",
+            self.shown,
+            kind.as_str()
         ))
     }
 
@@ -374,6 +382,13 @@ impl Checker<'_> {
             .as_ref()
             .map(|s| self.percent("cpu_utilization_percent", s))
             .transpose()?;
+        if let (Some(c), None) = (&raw.cpu_utilization_percent, &raw.instance_type) {
+            return Err(self.err(
+                c,
+                "`cpu_utilization_percent` needs `instance_type`: a bare-GPU plan counts no host \
+                 CPU",
+            ));
+        }
         let hourly_price = match &raw.hourly_price {
             Some(s) if s.get_ref().is_finite() && *s.get_ref() >= 0.0 => Some(*s.get_ref()),
             Some(s) => {
@@ -403,6 +418,7 @@ impl Checker<'_> {
             PlanKind::Training => self.training(&raw)?,
             PlanKind::Inference => self.inference(&raw)?,
         };
+        let quantities = self.quantities(&raw);
         Ok(Plan {
             file: self.shown.to_owned(),
             name: raw.name.unwrap_or_else(|| self.shown.to_owned()),
@@ -416,7 +432,46 @@ impl Checker<'_> {
             hourly_price,
             currency,
             workload,
+            quantities,
         })
+    }
+
+    /// Every quantity key the plan gives, with its value and position.
+    fn quantities(&self, raw: &RawPlan) -> Vec<(&'static str, At<f64>)> {
+        let real = [
+            ("hours", &raw.hours),
+            ("epochs", &raw.epochs),
+            ("hours_per_epoch", &raw.hours_per_epoch),
+            ("measured_kwh", &raw.measured_kwh),
+            ("requests_per_day", &raw.requests_per_day),
+            ("throughput_per_replica", &raw.throughput_per_replica),
+            ("hours_per_day", &raw.hours_per_day),
+            ("years", &raw.years),
+            ("requests_per_unit", &raw.requests_per_unit),
+            ("hourly_price", &raw.hourly_price),
+        ];
+        let whole = [
+            ("instances", &raw.instances),
+            ("replicas", &raw.replicas),
+            ("gpu_count", &raw.gpu_count),
+        ];
+        let mut out: Vec<(&'static str, At<f64>)> = real
+            .into_iter()
+            .filter_map(|(k, s)| s.as_ref().map(|s| (k, self.at(s))))
+            .collect();
+        out.extend(whole.into_iter().filter_map(|(k, s)| {
+            s.as_ref().map(|s| {
+                let at = self.at(s);
+                (
+                    k,
+                    At {
+                        value: at.value as f64,
+                        pos: at.pos,
+                    },
+                )
+            })
+        }));
+        out
     }
 
     fn training(&self, raw: &RawPlan) -> Result<Workload, Error> {
@@ -432,7 +487,7 @@ impl Checker<'_> {
             }
             (None, Some(e), None) => return Err(self.err(e, "`epochs` needs `hours_per_epoch`")),
             (None, None, Some(p)) => return Err(self.err(p, "`hours_per_epoch` needs `epochs`")),
-            (None, None, None) => return Err(self.missing("hours", "training")),
+            (None, None, None) => return Err(self.missing("hours", PlanKind::Training)),
         };
         let instances = match &raw.instances {
             Some(n) => self.positive_int("instances", n)?,
@@ -463,7 +518,7 @@ impl Checker<'_> {
         let need = |key: &str, s: &Option<Spanned<f64>>| -> Result<f64, Error> {
             match s {
                 Some(s) => self.positive(key, s),
-                None => Err(self.missing(key, "inference")),
+                None => Err(self.missing(key, PlanKind::Inference)),
             }
         };
         let requests_per_day = need("requests_per_day", &raw.requests_per_day)?;
@@ -477,7 +532,7 @@ impl Checker<'_> {
         let years = need("years", &raw.years)?;
         let replicas = match &raw.replicas {
             Some(n) => self.positive_int("replicas", n)?,
-            None => return Err(self.missing("replicas", "inference")),
+            None => return Err(self.missing("replicas", PlanKind::Inference)),
         };
         let requests_per_unit = match &raw.requests_per_unit {
             Some(s) => self.positive("requests_per_unit", s)?,
@@ -561,6 +616,43 @@ mod tests {
         assert!(m.contains("`hours`"), "{m}");
         let m = parse_err("kind = \"training\"\nprovider = \"aws\"\nhours = 1\n");
         assert!(m.contains("region"), "{m}");
+    }
+
+    #[test]
+    fn missing_keys_and_host_less_cpu_utilisation() {
+        let m = parse_err(
+            "kind = \"inference\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+             instance_type = \"g4dn.xlarge\"\n",
+        );
+        assert!(m.contains("an inference plan needs"), "{m}");
+        // A bare-GPU plan has no host CPU: its CPU utilisation would be silently unused.
+        let m = parse_err(
+            "kind = \"training\"\nprovider = \"aws\"\nregion = \"us-east-1\"\n\
+             gpu_model = \"T4\"\ngpu_count = 1\nhours = 1\ncpu_utilization_percent = 20\n",
+        );
+        assert!(m.starts_with("p.toml:7:27:"), "{m}");
+    }
+
+    #[test]
+    fn quantities_keep_their_positions() {
+        let plan = parse(
+            "p.toml",
+            &format!("{TRAINING}hours = 5\ninstances = 3\n"),
+            2026,
+        )
+        .unwrap();
+        let find = |k: &str| {
+            plan.quantities
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, a)| a)
+        };
+        assert_eq!(find("hours").map(|a| (a.value, a.pos.line)), Some((5.0, 5)));
+        assert_eq!(
+            find("instances").map(|a| (a.value, a.pos.line)),
+            Some((3.0, 6))
+        );
+        assert!(find("epochs").is_none());
     }
 
     #[test]
