@@ -14,8 +14,8 @@ mod tables;
 pub use load::{FactorError, embedded_set_names};
 pub use provenance::{FileProvenance, SourceCount};
 pub use tables::{
-    Coefficients, CpuWatts, FactorSet, GpuWatts, GridFactor, Instance, ReplicationRule, RuleMatch,
-    SetMeta,
+    Assumption, Coefficients, CpuWatts, FactorSet, GpuWatts, GridFactor, Instance, ReplicationRule,
+    RuleMatch, SetMeta,
 };
 
 /// Picks, from rows sorted by year, the row of `year`, else the latest earlier year, else the

@@ -73,6 +73,16 @@ pub struct Report {
     pub previous_month: String,
     /// `carbonledger VERSION`.
     pub generated_by: String,
+    /// Whether every provider's rows of the month reach the month's end (see
+    /// [`Completeness`]); a partial month is not comparable with a full one.
+    pub complete: bool,
+    /// The fewest days covered by any provider's rows of the month.
+    pub days_covered: f64,
+    /// Per provider: how much of the month its rows cover.
+    pub completeness: Vec<Completeness>,
+    /// What a reader must know before using the figures (partial month, providers left out
+    /// of the comparison, no estimated energy); also on the page and in the CSV.
+    pub warnings: Vec<String>,
     pub totals: Figures,
     pub by_provider: Vec<Group>,
     pub by_region: Vec<Group>,
@@ -125,11 +135,32 @@ pub struct Group {
     pub figures: Figures,
 }
 
+/// How much of a month one provider's rows cover, from their `period_end` (the usage
+/// period's end, UTC): a month the ledger holds only part of (the open month, a late
+/// delivery) has its latest `period_end` before the month's end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completeness {
+    pub provider: String,
+    /// The latest `period_end` of the provider's rows of the month, RFC 3339 UTC; null when
+    /// no row has one.
+    pub latest_period_end: Option<String>,
+    /// Days from the month's first day 00:00 UTC to the latest `period_end`, at most
+    /// `days_in_month`.
+    pub days_covered: f64,
+    pub days_in_month: f64,
+    /// Whether the latest `period_end` reaches the next month's first day 00:00 UTC.
+    pub complete: bool,
+}
+
 /// One month of the trend.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrendMonth {
     pub month: String,
     pub rows: u64,
+    /// Whether every provider's rows reach the month's end; null without rows.
+    pub complete: Option<bool>,
+    /// The fewest days covered by any provider's rows; null without rows.
+    pub days_covered: Option<f64>,
     /// Null when the ledger has no row of the month.
     pub figures: Option<Figures>,
 }
@@ -140,13 +171,26 @@ pub struct Movers {
     pub previous_month: String,
     /// Whether the ledger has rows of the previous month at all.
     pub previous_in_ledger: bool,
+    /// Services and accounts of the compared providers, keyed by (provider, service or
+    /// account).
     pub by_service: Vec<Mover>,
     pub by_account: Vec<Mover>,
+    /// The providers left out of the comparison and why: absent from one of the two months,
+    /// or one of the two months incomplete for them.
+    pub not_compared: Vec<NotCompared>,
+}
+
+/// A provider whose groups are not ranked as movers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotCompared {
+    pub provider: String,
+    pub reason: String,
 }
 
 /// One group's emissions (kg CO2e) this month and the previous one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mover {
+    pub provider: String,
     pub key: String,
     pub current_kg: f64,
     pub previous_kg: f64,
@@ -156,16 +200,25 @@ pub struct Mover {
     pub change_percent: Option<f64>,
 }
 
-/// Emissions per unit of cost, within one currency (and provider, or `all`).
+/// Emissions per unit of cost, within one currency (and provider, or `all`), over two cost
+/// measures: all cost (taxes, fees, commitment fees and credits included, which carry no
+/// emissions and dilute the figure) and the cost of the rows that carry emissions (estimated
+/// from usage or by ratio).
 #[derive(Debug, Clone, Serialize)]
 pub struct Intensity {
     pub currency: String,
     pub provider: String,
+    /// All cost of the rows in this currency, signed.
     pub cost: f64,
+    /// Cost of the rows estimated from usage or by ratio, signed.
+    pub estimated_cost: f64,
     /// kg CO2e (Scope 2 location-based + Scope 3) of the rows in this currency.
     pub emissions_kg: f64,
-    /// kg CO2e per unit of `currency`; null unless `cost` is positive.
+    /// kg CO2e per unit of `currency` over all cost; null unless both `cost` and
+    /// `estimated_cost` are positive (a month of excluded rows only has no intensity).
     pub kg_per_cost: Option<f64>,
+    /// kg CO2e per unit of `currency` over `estimated_cost`; null unless it is positive.
+    pub kg_per_estimated_cost: Option<f64>,
 }
 
 /// How much of the month is estimated, estimated by ratio or excluded, and how sure it is.
@@ -218,6 +271,18 @@ pub struct GoalAndScope {
     pub methods: Vec<String>,
     pub factor_sets: Vec<FactorSetInfo>,
     pub grid_factors: Vec<GridFactorUsed>,
+    /// The PUE applied, per provider, weighted by kWh.
+    pub pue: Vec<PueApplied>,
+}
+
+/// The power usage effectiveness (facility kWh per IT kWh) applied to a provider's rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PueApplied {
+    pub provider: String,
+    /// `Σ pue × energy_kwh / Σ energy_kwh` over the rows with a PUE; null when none has.
+    pub pue: Option<f64>,
+    /// kWh of the rows with a PUE.
+    pub energy_kwh: f64,
 }
 
 /// One factor set named by the month's rows.
@@ -232,6 +297,9 @@ pub struct FactorSetInfo {
     pub version: Option<String>,
     pub method: Option<String>,
     pub description: Option<String>,
+    /// The set's `coefficients.csv` rows (utilisation, lifespan, memory, storage and network
+    /// coefficients…), with their units.
+    pub assumptions: Vec<carbonledger_factors::Assumption>,
     pub files: Vec<FileProvenance>,
 }
 
@@ -246,8 +314,10 @@ pub struct GridFactorUsed {
     pub kg_per_kwh: f64,
     /// kWh the factor applied to.
     pub energy_kwh: f64,
+    /// The kWh-weighted PUE of those rows; null when none has a PUE.
+    pub pue: Option<f64>,
     /// The factor's `source`, from the set's `grid_location.csv`; null when the set is not
-    /// resolved.
+    /// resolved or its row for the provider, region and year has another value.
     pub source: Option<String>,
 }
 
@@ -283,6 +353,7 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
     window.reverse();
     let window_names: Vec<String> = window.iter().map(Month::to_string).collect();
     let columns = [
+        ucol::PERIOD_END,
         ucol::PROVIDER,
         ucol::REGION,
         ucol::SERVICE,
@@ -296,6 +367,7 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
         lcol::CPU_KWH,
         lcol::GPU_KWH,
         lcol::ENERGY_KWH,
+        lcol::PUE,
         lcol::GRID_KG_PER_KWH,
         lcol::GRID_YEAR,
         lcol::SCOPE2_LOCATION_KG,
@@ -354,44 +426,126 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
         .into_iter()
         .map(|(k, f)| (k.into_iter().next().unwrap_or_default(), f))
         .collect();
+    let coverage = coverage(&ledger)?;
     let trend = window_names
         .iter()
         .map(|m| {
             let figures = per_month.remove(m);
+            let of = coverage.get(m).filter(|c| !c.is_empty());
             TrendMonth {
                 month: m.clone(),
                 rows: figures.as_ref().map_or(0, |f| f.rows),
+                complete: of.map(|c| c.iter().all(|c| c.complete)),
+                days_covered: of.map(|c| least_days(c)),
                 figures,
             }
         })
         .collect::<Vec<_>>();
     let previous_in_ledger = trend.iter().any(|t| t.month == previous && t.rows > 0);
+    let completeness = coverage.get(&month).cloned().unwrap_or_default();
+    let mut warnings = Vec::new();
+    for c in completeness.iter().filter(|c| !c.complete) {
+        warnings.push(format!(
+            "{}: the ledger's rows of {month} end at {} ({} of {} days): a partial month, \
+             not comparable with a full one",
+            c.provider,
+            c.latest_period_end.as_deref().unwrap_or("no period_end"),
+            days(c.days_covered),
+            days(c.days_in_month)
+        ));
+    }
+    let mut not_compared = Vec::new();
+    let mut compared = std::collections::BTreeSet::new();
+    if previous_in_ledger {
+        let before = coverage.get(&previous).cloned().unwrap_or_default();
+        for c in &completeness {
+            let reason = match before.iter().find(|b| b.provider == c.provider) {
+                None => Some(format!("no rows of {previous} in the ledger")),
+                Some(_) if !c.complete => Some(format!(
+                    "{month} is incomplete ({} of {} days)",
+                    days(c.days_covered),
+                    days(c.days_in_month)
+                )),
+                Some(b) if !b.complete => Some(format!(
+                    "{previous} is incomplete ({} of {} days)",
+                    days(b.days_covered),
+                    days(b.days_in_month)
+                )),
+                Some(_) => None,
+            };
+            match reason {
+                Some(reason) => not_compared.push(NotCompared {
+                    provider: c.provider.clone(),
+                    reason,
+                }),
+                None => {
+                    compared.insert(c.provider.clone());
+                }
+            }
+        }
+        for b in &before {
+            if !completeness.iter().any(|c| c.provider == b.provider) {
+                not_compared.push(NotCompared {
+                    provider: b.provider.clone(),
+                    reason: format!("no rows of {month} in the ledger"),
+                });
+            }
+        }
+        for n in &not_compared {
+            warnings.push(format!("movers leave out {}: {}", n.provider, n.reason));
+        }
+    }
     let last = ledger
         .clone()
         .filter(col("month").eq(lit(previous.clone())));
+    let pair = |key: &str| -> Result<Vec<Mover>, Error> {
+        if !previous_in_ledger {
+            return Ok(Vec::new());
+        }
+        Ok(movers(
+            figures_by(this.clone(), &[ucol::PROVIDER, key])?,
+            figures_by(last.clone(), &[ucol::PROVIDER, key])?,
+            &compared,
+        ))
+    };
     let movers = Movers {
         previous_month: previous.clone(),
         previous_in_ledger,
-        by_service: if previous_in_ledger {
-            movers(&by_service, figures_by(last.clone(), &[ucol::SERVICE])?)
-        } else {
-            Vec::new()
-        },
-        by_account: if previous_in_ledger {
-            movers(&by_account, figures_by(last, &[ucol::USAGE_ACCOUNT])?)
-        } else {
-            Vec::new()
-        },
+        by_service: pair(ucol::SERVICE)?,
+        by_account: pair(ucol::USAGE_ACCOUNT)?,
+        not_compared,
     };
 
     let intensity = intensity(&this)?;
     let sets = resolve_sets(&this, request.factors)?;
     let data_quality = data_quality(&this, &totals, &sets)?;
+    let estimated = data_quality
+        .by_kind
+        .iter()
+        .filter(|k| k.kind != kind::EXCLUDED)
+        .map(|k| k.figures.energy_kwh)
+        .sum::<f64>();
+    if estimated <= 0.0 {
+        let excluded = data_quality
+            .by_kind
+            .iter()
+            .find(|k| k.kind == kind::EXCLUDED)
+            .map_or(0, |k| k.figures.rows);
+        warnings.push(format!(
+            "no row of {month} carries estimated energy (from physical usage or by ratio): \
+             its 0 kWh and 0 kg CO2e are not a measurement; the {excluded} excluded rows \
+             (no physical usage, or usage the method leaves out) are outside every figure"
+        ));
+    }
     let goal_and_scope = goal_and_scope(&this, request.month, &by_provider, sets)?;
     Ok(Report {
         month,
         previous_month: previous,
         generated_by: format!("carbonledger {}", env!("CARGO_PKG_VERSION")),
+        complete: completeness.iter().all(|c| c.complete),
+        days_covered: least_days(&completeness),
+        completeness,
+        warnings,
         totals,
         by_provider,
         by_region,
@@ -403,6 +557,75 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
         data_quality,
         goal_and_scope,
     })
+}
+
+/// Days for reading: `14.46`, `31`.
+fn days(d: f64) -> String {
+    let text = format!("{d:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// The fewest days covered by any provider (0 with none).
+fn least_days(c: &[Completeness]) -> f64 {
+    c.iter()
+        .map(|c| c.days_covered)
+        .min_by(f64::total_cmp)
+        .unwrap_or(0.0)
+}
+
+/// Per month (`YYYY-MM`) and provider, how much of the month the rows cover, from their
+/// latest `period_end` (µs since 1970-01-01 UTC in the ledger).
+fn coverage(ledger: &LazyFrame) -> Result<HashMap<String, Vec<Completeness>>, Error> {
+    let context = "the months' coverage";
+    let df = ledger
+        .clone()
+        .group_by([col("month"), col(ucol::PROVIDER).cast(DataType::String)])
+        .agg([col(ucol::PERIOD_END)
+            .cast(DataType::Int64)
+            .max()
+            .alias("latest_end")])
+        .sort(["month", ucol::PROVIDER], SortMultipleOptions::default())
+        .collect()
+        .map_err(Error::polars(context))?;
+    let (months, providers) = (strings(&df, "month")?, strings(&df, ucol::PROVIDER)?);
+    let latest = df
+        .column("latest_end")
+        .and_then(|c| c.i64().cloned())
+        .map_err(Error::polars(context))?;
+    let micros = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros())
+    };
+    const DAY_US: f64 = 86_400e6;
+    let mut out: HashMap<String, Vec<Completeness>> = HashMap::new();
+    for (i, (m, provider)) in months.into_iter().zip(providers).enumerate() {
+        let (Some(year), Some(number)) = (
+            m.get(..4).and_then(|y| y.parse().ok()),
+            m.get(5..7).and_then(|n| n.parse().ok()),
+        ) else {
+            continue;
+        };
+        let month = Month {
+            year,
+            month: number,
+        };
+        let (start, end) = (micros(month.first_day()), micros(month.end()));
+        let latest = latest.get(i);
+        let days_in_month = (end - start) as f64 / DAY_US;
+        out.entry(m).or_default().push(Completeness {
+            provider,
+            latest_period_end: latest.and_then(|l| {
+                chrono::DateTime::from_timestamp_micros(l)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }),
+            days_covered: latest.map_or(0.0, |l| {
+                ((l.min(end) - start) as f64 / DAY_US).clamp(0.0, days_in_month)
+            }),
+            days_in_month,
+            complete: latest.is_some_and(|l| l >= end),
+        });
+    }
+    Ok(out)
 }
 
 fn months_with_rows(ledger: &LazyFrame) -> Result<Vec<String>, Error> {
@@ -546,22 +769,36 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, Error> {
     Ok(s.iter().collect())
 }
 
-/// The groups whose emissions changed most, by absolute change, largest first.
-fn movers(current: &[Group], previous: Vec<(Vec<String>, Figures)>) -> Vec<Mover> {
-    let mut both: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for g in current {
-        both.entry(g.key.clone()).or_default().0 = g.figures.emissions_kg;
+/// The (provider, group) pairs whose emissions changed most, by absolute change, largest
+/// first, of the `compared` providers only.
+fn movers(
+    current: Vec<(Vec<String>, Figures)>,
+    previous: Vec<(Vec<String>, Figures)>,
+    compared: &std::collections::BTreeSet<String>,
+) -> Vec<Mover> {
+    let mut both: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    let pair = |key: Vec<String>| {
+        let mut it = key.into_iter();
+        (it.next().unwrap_or_default(), it.next().unwrap_or_default())
+    };
+    for (key, f) in current {
+        let key = pair(key);
+        if compared.contains(&key.0) {
+            both.entry(key).or_default().0 = f.emissions_kg;
+        }
     }
     for (key, f) in previous {
-        both.entry(key.into_iter().next().unwrap_or_default())
-            .or_default()
-            .1 = f.emissions_kg;
+        let key = pair(key);
+        if compared.contains(&key.0) {
+            both.entry(key).or_default().1 = f.emissions_kg;
+        }
     }
     let mut out: Vec<Mover> = both
         .into_iter()
-        .map(|(key, (current_kg, previous_kg))| {
+        .map(|((provider, key), (current_kg, previous_kg))| {
             let change_kg = current_kg - previous_kg;
             Mover {
+                provider,
                 key,
                 current_kg,
                 previous_kg,
@@ -574,14 +811,16 @@ fn movers(current: &[Group], previous: Vec<(Vec<String>, Figures)>) -> Vec<Mover
         b.change_kg
             .abs()
             .total_cmp(&a.change_kg.abs())
+            .then_with(|| a.provider.cmp(&b.provider))
             .then_with(|| a.key.cmp(&b.key))
     });
     out.truncate(MOVERS);
     out
 }
 
-/// Emissions per unit of cost per currency, over all providers and per provider. The
-/// emissions of a currency are those of the rows billed in it.
+/// Emissions per unit of cost per currency, over all providers and per provider, over all
+/// cost and over the cost of the rows estimated from usage or by ratio. The emissions of a
+/// currency are those of the rows whose cost is in it.
 fn intensity(this: &LazyFrame) -> Result<Vec<Intensity>, Error> {
     let emissions = (col(lcol::SCOPE2_LOCATION_KG).fill_null(lit(0.0))
         + col(lcol::SCOPE3_EMBODIED_KG).fill_null(lit(0.0)))
@@ -590,7 +829,15 @@ fn intensity(this: &LazyFrame) -> Result<Vec<Intensity>, Error> {
     let by = |keys: Vec<Expr>| -> Result<DataFrame, Error> {
         this.clone()
             .group_by(keys)
-            .agg([emissions.clone(), col(ucol::COST).sum()])
+            .agg([
+                emissions.clone(),
+                col(ucol::COST).sum(),
+                when(col(lcol::ESTIMATE_KIND).neq(lit(kind::EXCLUDED)))
+                    .then(col(ucol::COST))
+                    .otherwise(lit(0.0))
+                    .sum()
+                    .alias("estimated_cost"),
+            ])
             .collect()
             .map_err(Error::polars("emissions per cost"))
     };
@@ -604,14 +851,18 @@ fn intensity(this: &LazyFrame) -> Result<Vec<Intensity>, Error> {
         };
         let kg = floats(&df, "emissions_kg")?;
         let cost = floats(&df, ucol::COST)?;
+        let estimated = floats(&df, "estimated_cost")?;
         for i in 0..df.height() {
             let (kg, cost) = (kg[i].unwrap_or(0.0), cost[i].unwrap_or(0.0));
+            let estimated_cost = estimated[i].unwrap_or(0.0);
             out.push(Intensity {
                 currency: currencies[i].clone(),
                 provider: providers[i].clone(),
                 cost,
+                estimated_cost,
                 emissions_kg: kg,
-                kg_per_cost: (cost > 0.0).then(|| kg / cost),
+                kg_per_cost: (cost > 0.0 && estimated_cost > 0.0).then(|| kg / cost),
+                kg_per_estimated_cost: (estimated_cost > 0.0).then(|| kg / estimated_cost),
             });
         }
         Ok(())
@@ -664,6 +915,10 @@ fn resolve_sets(
                 version: set.as_ref().map(|s| s.meta.version.clone()),
                 method: set.as_ref().map(|s| s.meta.method.clone()),
                 description: set.as_ref().map(|s| s.meta.description.clone()),
+                assumptions: set
+                    .as_ref()
+                    .map(|s| s.assumptions.clone())
+                    .unwrap_or_default(),
                 files: set
                     .as_ref()
                     .map(|s| s.provenance.clone())
@@ -807,7 +1062,7 @@ fn goal_and_scope(
             col(lcol::GRID_YEAR),
             col(lcol::GRID_KG_PER_KWH),
         ])
-        .agg([col(lcol::ENERGY_KWH).sum()])
+        .agg([col(lcol::ENERGY_KWH).sum(), weighted_pue()])
         .sort(
             [ucol::PROVIDER, ucol::REGION, lcol::GRID_YEAR],
             SortMultipleOptions::default(),
@@ -824,6 +1079,7 @@ fn goal_and_scope(
         floats(&grid, lcol::GRID_KG_PER_KWH)?,
         floats(&grid, lcol::ENERGY_KWH)?,
     );
+    let grid_pue = floats(&grid, "pue")?;
     let resolved: HashMap<&str, &FactorSet> = sets
         .iter()
         .filter_map(|(info, set)| set.as_ref().map(|s| (info.label.as_str(), s)))
@@ -833,13 +1089,16 @@ fn goal_and_scope(
         let year = year[i].unwrap_or(0.0) as i32;
         let source = resolved.get(set_of[i].as_str()).and_then(|set| {
             // Rows without a region were labelled `global`; the set knows them as unknown.
-            let factor = if region[i] == "global" {
+            let row = if region[i] == "global" {
                 set.grid_location_unknown(&provider[i], year)
             } else {
                 set.grid_location(&provider[i], &region[i], year)
                     .or_else(|| set.grid_location_unknown(&provider[i], year))
             };
-            factor.map(|f| f.source.clone())
+            // The source only of the set's row with the ledger's value.
+            let v = factor[i].unwrap_or(f64::NAN);
+            row.filter(|f| (f.kg_per_kwh - v).abs() <= 1e-12 * v.abs().max(1.0))
+                .map(|f| f.source.clone())
         });
         grid_factors.push(GridFactorUsed {
             factor_set: set_of[i].clone(),
@@ -848,11 +1107,38 @@ fn goal_and_scope(
             year,
             kg_per_kwh: factor[i].unwrap_or(0.0),
             energy_kwh: energy[i].unwrap_or(0.0),
+            pue: grid_pue[i],
             source,
         });
     }
     let mut providers: Vec<String> = by_provider.iter().map(|g| g.key.clone()).collect();
     providers.sort();
+    let pue = this
+        .clone()
+        .group_by([col(ucol::PROVIDER).cast(DataType::String)])
+        .agg([
+            weighted_pue(),
+            when(col(lcol::PUE).is_not_null())
+                .then(col(lcol::ENERGY_KWH).fill_null(lit(0.0)))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("pue_kwh"),
+        ])
+        .sort([ucol::PROVIDER], SortMultipleOptions::default())
+        .collect()
+        .map_err(Error::polars(context))?;
+    let (pue_provider, pue_value, pue_kwh) = (
+        strings(&pue, ucol::PROVIDER)?,
+        floats(&pue, "pue")?,
+        floats(&pue, "pue_kwh")?,
+    );
+    let pue = (0..pue.height())
+        .map(|i| PueApplied {
+            provider: pue_provider[i].clone(),
+            pue: pue_value[i],
+            energy_kwh: pue_kwh[i].unwrap_or(0.0),
+        })
+        .collect();
     Ok(GoalAndScope {
         period_start: month.first_day().to_string(),
         period_end: month.end().to_string(),
@@ -861,7 +1147,28 @@ fn goal_and_scope(
         methods,
         factor_sets: sets.into_iter().map(|(info, _)| info).collect(),
         grid_factors,
+        pue,
     })
+}
+
+/// `Σ pue × energy_kwh / Σ energy_kwh` over the rows with a PUE and energy, as `pue`; null
+/// when there are none.
+fn weighted_pue() -> Expr {
+    let has = col(lcol::PUE)
+        .is_not_null()
+        .and(col(lcol::ENERGY_KWH).fill_null(lit(0.0)).gt(lit(0.0)));
+    let kwh = when(has.clone())
+        .then(col(lcol::ENERGY_KWH))
+        .otherwise(lit(0.0))
+        .sum();
+    let weighted = when(has)
+        .then(col(lcol::PUE) * col(lcol::ENERGY_KWH))
+        .otherwise(lit(0.0))
+        .sum();
+    when(kwh.clone().gt(lit(0.0)))
+        .then(weighted / kwh)
+        .otherwise(lit(NULL).cast(DataType::Float64))
+        .alias("pue")
 }
 
 /// Writes `report.html`, `report.csv` and `report.json` into `dir` (created if missing), each
