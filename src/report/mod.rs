@@ -13,8 +13,8 @@
 //! * **Emissions** are Scope 2 location-based plus Scope 3 embodied (as `carbonledger top`).
 //!   For the customer all of it is Scope 3 category 1 (purchased services); "Scope 2" names
 //!   the provider's electricity component, as providers' own carbon exports do.
-//! * **Market-based Scope 2** (GHG Protocol dual reporting): the ledger has no market factor
-//!   for AWS and Azure (null `scope2_market_kg`). The report never reads a null as 0. It gives
+//! * **Market-based Scope 2** (GHG Protocol dual reporting): the embedded factor sets have
+//!   no market factor for AWS and Azure (null `scope2_market_kg`). The report never reads a null as 0. It gives
 //!   `scope2_market_kg_covered` (the sum over rows with a market factor) with
 //!   `market_coverage` (the share of kWh those rows carry), and
 //!   `scope2_market_kg_with_fallback`, where rows without a market factor take their
@@ -23,15 +23,25 @@
 //! * **Uncertainty** ([`uncertainty`]): a bound, not a confidence interval. The method assumes
 //!   the factor set's CPU utilisation (`cpu_utilization_percent`) because bills do not say;
 //!   the range lets CPU and GPU energy go from idle to full-load watts (the widest ratio
-//!   over the set's `cpu_watts.csv` / `gpu_watts.csv` rows), and lets rows estimated by ratio
-//!   go from 0 to twice their value (a cost ratio says nothing physical about the usage).
-//!   Memory, storage, network, grid factors and embodied emissions are taken as point values:
-//!   their tables carry no ranges (a known shortcoming, said in the report).
-//! * **Movers**: the services and accounts whose emissions changed most (absolute kg CO2e)
-//!   against the previous month; the relative change is null when the previous month had 0.
-//!   With no previous month in the ledger the list is empty and `previous_in_ledger` false.
+//!   over every row of the set's `cpu_watts.csv` / `gpu_watts.csv`: an outer bound), and
+//!   rows estimated by ratio span the month's lowest to highest kWh per unit of cost of the
+//!   services estimated from usage, per provider and currency. Memory, storage, network,
+//!   grid factors and embodied emissions of rows estimated from usage are taken as point
+//!   values: their tables carry no ranges (a known shortcoming, said in the report).
+//! * **Completeness**: per provider, the rows' latest `period_end` against the month's end
+//!   ([`Completeness`]); a partial month is warned about and not ranked against a full one.
+//! * **Movers**: the (provider, service) and (provider, account) pairs whose emissions
+//!   changed most (absolute kg CO2e) against the previous month, of the providers with
+//!   complete rows in both months; the others are in `not_compared` with the reason. The
+//!   relative change is null when the previous month had 0. With no previous month in the
+//!   ledger the lists are empty and `previous_in_ledger` false.
+//! * **Intensity**: kg CO2e per unit of cost over all cost and over the cost of the rows
+//!   estimated from usage or by ratio (fees, taxes and credits carry no emissions).
+//! * **PUE**: the kWh-weighted PUE applied per provider and per grid factor.
 //! * **Trend**: the 12 months ending at the report's month; a month without ledger rows has
 //!   `rows` 0 and no figures (a gap in the chart, listed under the chart), never a 0.
+//! * **Warnings**: partial months, providers left out of the movers, a month with no
+//!   estimated energy (whose 0 kg is not a measurement).
 //! * **Data quality**: rows, kWh, kg CO2e and cost by `estimate_kind`, with each kind's share
 //!   of the month's positive cost per currency (credits and refunds, negative, are left out
 //!   of the denominator so the shares add up to 1); excluded cost by reason.
@@ -1171,8 +1181,8 @@ fn weighted_pue() -> Expr {
         .alias("pue")
 }
 
-/// Writes `report.html`, `report.csv` and `report.json` into `dir` (created if missing), each
-/// written aside and renamed, and returns their paths.
+/// Writes `report.html`, `report.csv` and `report.json` into `dir` (created if missing), all
+/// three written aside before any is renamed, and returns their paths.
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -1192,7 +1202,10 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
         ("report.csv", csv),
         ("report.json", json + "\n"),
     ];
-    let mut written = Vec::new();
+    // Every file is written aside first, then the three are renamed: a failed write leaves
+    // the previous report whole. (The renames themselves are three steps; a crash between
+    // them can still leave files of two runs, a known shortcoming.)
+    let mut temps = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);
         let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
@@ -1204,6 +1217,10 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
             let mode = std::fs::Permissions::from_mode(0o644);
             temp.as_file().set_permissions(mode).map_err(io(&path))?;
         }
+        temps.push((temp, path));
+    }
+    let mut written = Vec::new();
+    for (temp, path) in temps {
         temp.persist(&path).map_err(|e| io(&path)(e.error))?;
         written.push(path);
     }
