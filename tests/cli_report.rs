@@ -317,13 +317,27 @@ fn expected_lines(r: &Value) -> Lines {
     figures(&mut push, "totals", "all", "all", &r["totals"]);
     for (section, dim) in [
         ("by_provider", "provider"),
-        ("by_region", "region"),
-        ("by_service", "service"),
-        ("by_account", "account"),
+        ("by_region", "provider/region"),
+        ("by_service", "provider/service"),
+        ("by_account", "provider/account"),
     ] {
         for g in r[section].as_array().expect(section) {
-            figures(&mut push, section, dim, g["key"].as_str().expect("key"), g);
+            let key = g["key"].as_str().expect("key");
+            let key = match g["provider"].as_str() {
+                Some(p) => format!("{p}/{key}"),
+                None => key.to_owned(),
+            };
+            figures(&mut push, section, dim, &key, g);
         }
+    }
+    for d in r["by_account_service_region"].as_array().expect("detail") {
+        let t = |k: &str| d[k].as_str().expect(k).to_owned();
+        let key = [t("provider"), t("account"), t("service"), t("region")].join("/");
+        let (s, dim) = (
+            "by_account_service_region",
+            "provider/account/service/region",
+        );
+        figures(&mut push, s, dim, &key, d);
     }
     for t in r["trend"].as_array().expect("trend") {
         let m = t["month"].as_str().expect("month");
@@ -748,15 +762,28 @@ fn the_monthly_report_matches_the_ledger() {
         "partial coverage: {coverage}"
     );
 
-    // Every group of every breakdown, and no group missing.
+    // Every group of every breakdown, and no group missing. Regions, services and accounts
+    // are groups of one provider each (AWS's and GCP's `global` are two groups); the ESG
+    // table has one line per provider, account, service and region.
     for (section, key) in [
         (
             "by_provider",
             (|x: &Row| x.provider.clone()) as fn(&Row) -> String,
         ),
-        ("by_region", |x: &Row| x.region.clone()),
-        ("by_service", |x: &Row| x.service.clone()),
-        ("by_account", |x: &Row| x.account.clone()),
+        ("by_region", |x: &Row| {
+            format!("{}/{}", x.provider, x.region)
+        }),
+        ("by_service", |x: &Row| {
+            format!("{}/{}", x.provider, x.service)
+        }),
+        ("by_account", |x: &Row| {
+            format!("{}/{}", x.provider, x.account)
+        }),
+        ("by_account_service_region", |x: &Row| {
+            [&x.provider, &x.account, &x.service, &x.region]
+                .map(|s| s.as_str())
+                .join("/")
+        }),
     ] {
         let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
         for x in &october {
@@ -765,13 +792,35 @@ fn the_monthly_report_matches_the_ledger() {
         let got = r[section].as_array().expect(section);
         assert_eq!(got.len(), groups.len(), "{section}");
         for g in got {
-            let k = g["key"].as_str().expect("key");
-            check_figures(g, &groups[k], &format!("{section} {k}"));
+            let k = if section == "by_account_service_region" {
+                ["provider", "account", "service", "region"]
+                    .map(|c| g[c].as_str().expect(c))
+                    .join("/")
+            } else {
+                let k = g["key"].as_str().expect("key");
+                match g["provider"].as_str() {
+                    Some(p) => format!("{p}/{k}"),
+                    None => k.to_owned(),
+                }
+            };
+            check_figures(g, &groups[&k], &format!("{section} {k}"));
         }
         // Largest emissions first.
         let kg: Vec<f64> = got.iter().map(|g| f(g, "emissions_kg")).collect();
         assert!(kg.windows(2).all(|w| w[0] >= w[1]), "{section} order");
     }
+    let regions = r["by_region"].as_array().expect("regions");
+    let global = regions.iter().filter(|g| g["key"] == "global").count();
+    let providers_without_region: std::collections::BTreeSet<&str> = october
+        .iter()
+        .filter(|x| x.region == "global")
+        .map(|x| x.provider.as_str())
+        .collect();
+    assert_eq!(
+        global,
+        providers_without_region.len(),
+        "one `global` per provider"
+    );
     assert!(r["by_provider"].as_array().expect("p").len() == 2);
 
     // The trend: the 12 months up to October 2026; months without rows have no figures.

@@ -11,8 +11,9 @@
 //! * `completeness` (`provider`: each provider of the month) — `complete`, `days_covered`,
 //!   `days_in_month`;
 //! * `totals` (`all`: `all`) — the [`Figures`] below;
-//! * `by_provider`, `by_region`, `by_service`, `by_account` (`provider`, `region`,
-//!   `service`, `account`: each group) — [`Figures`];
+//! * `by_provider` (`provider`), `by_region`, `by_service`, `by_account` (`provider/region`,
+//!   `provider/service`, `provider/account`: e.g. `aws/global`) — [`Figures`];
+//! * `by_account_service_region` (`provider/account/service/region`) — [`Figures`];
 //! * `trend` (`month`: `YYYY-MM`) — `rows`, then, when the month has rows, `complete`,
 //!   `days_covered` and [`Figures`];
 //! * `movers_service`, `movers_account` (`provider/service`, `provider/account`: e.g.
@@ -139,14 +140,29 @@ pub fn lines(report: &Report) -> Vec<Line> {
     figures(&mut push, "totals", "all", "all", &report.totals);
     let groups = [
         ("by_provider", "provider", &report.by_provider),
-        ("by_region", "region", &report.by_region),
-        ("by_service", "service", &report.by_service),
-        ("by_account", "account", &report.by_account),
+        ("by_region", "provider/region", &report.by_region),
+        ("by_service", "provider/service", &report.by_service),
+        ("by_account", "provider/account", &report.by_account),
     ];
     for (section, dimension, groups) in groups {
         for g in groups {
-            figures(&mut push, section, dimension, &g.key, &g.figures);
+            let key = match &g.provider {
+                Some(p) => format!("{p}/{}", g.key),
+                None => g.key.clone(),
+            };
+            figures(&mut push, section, dimension, &key, &g.figures);
         }
+    }
+    for d in &report.by_account_service_region {
+        let key = format!("{}/{}/{}/{}", d.provider, d.account, d.service, d.region);
+        let dimension = "provider/account/service/region";
+        figures(
+            &mut push,
+            "by_account_service_region",
+            dimension,
+            &key,
+            &d.figures,
+        );
     }
     for t in &report.trend {
         push(

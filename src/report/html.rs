@@ -329,7 +329,7 @@ fn group_table(o: &mut String, id: &str, heading: &str, groups: &[Group]) {
             o,
             "<tr><td>{}</td><td class=\"num\">{}</td>{}{}{}<td class=\"num\">{}</td>{}{}\
              <td class=\"num\">{}</td></tr>",
-            escape(&g.key),
+            escape(&label(g)),
             f.rows,
             num_cell(Some(f.energy_kwh)),
             num_cell(Some(f.scope2_location_kg)),
@@ -343,11 +343,19 @@ fn group_table(o: &mut String, id: &str, heading: &str, groups: &[Group]) {
     o.push_str("</table>");
 }
 
+/// A group's name with its provider: `gcp · global`.
+fn label(g: &Group) -> String {
+    match &g.provider {
+        Some(p) => format!("{p} · {}", g.key),
+        None => g.key.clone(),
+    }
+}
+
 fn top_bars(groups: &[Group]) -> Vec<(String, f64)> {
     groups
         .iter()
         .take(10)
-        .map(|g| (g.key.clone(), g.figures.emissions_kg))
+        .map(|g| (label(g), g.figures.emissions_kg))
         .collect()
 }
 

@@ -98,6 +98,8 @@ pub struct Report {
     pub by_region: Vec<Group>,
     pub by_service: Vec<Group>,
     pub by_account: Vec<Group>,
+    /// The ESG table: one line per provider, account, service and region.
+    pub by_account_service_region: Vec<Detail>,
     pub trend: Vec<TrendMonth>,
     pub movers: Movers,
     pub intensity: Vec<Intensity>,
@@ -136,11 +138,26 @@ pub struct Cost {
     pub amount: f64,
 }
 
-/// The figures of one provider, region, service or account.
+/// The figures of one provider, or of one region, service or account of a provider (never
+/// merged across providers: AWS's and GCP's `global` are two groups).
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
+    /// The provider of a region, service or account; absent in `by_provider`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// The value (`global` for rows without a region, `(none)` for rows without an account).
     pub key: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// The figures of one provider, account, service and region.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    pub provider: String,
+    pub account: String,
+    pub service: String,
+    pub region: String,
     #[serde(flatten)]
     pub figures: Figures,
 }
@@ -418,19 +435,50 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
             months_with_rows(&ledger)?.join(", ")
         )));
     };
+    let by_provider = figures_by(this.clone(), &[ucol::PROVIDER])?
+        .into_iter()
+        .map(|(k, figures)| Group {
+            provider: None,
+            key: k.into_iter().next().unwrap_or_default(),
+            figures,
+        })
+        .collect::<Vec<_>>();
     let group = |column: &str| -> Result<Vec<Group>, Error> {
-        Ok(figures_by(this.clone(), &[column])?
+        Ok(figures_by(this.clone(), &[ucol::PROVIDER, column])?
             .into_iter()
-            .map(|(k, figures)| Group {
-                key: k.into_iter().next().unwrap_or_default(),
-                figures,
+            .map(|(k, figures)| {
+                let mut k = k.into_iter();
+                Group {
+                    provider: Some(k.next().unwrap_or_default()),
+                    key: k.next().unwrap_or_default(),
+                    figures,
+                }
             })
             .collect())
     };
-    let by_provider = group(ucol::PROVIDER)?;
     let by_region = group(ucol::REGION)?;
     let by_service = group(ucol::SERVICE)?;
     let by_account = group(ucol::USAGE_ACCOUNT)?;
+    let detail_keys = [
+        ucol::PROVIDER,
+        ucol::USAGE_ACCOUNT,
+        ucol::SERVICE,
+        ucol::REGION,
+    ];
+    let by_account_service_region = figures_by(this.clone(), &detail_keys)?
+        .into_iter()
+        .map(|(k, figures)| {
+            let mut k = k.into_iter();
+            let mut next = || k.next().unwrap_or_default();
+            Detail {
+                provider: next(),
+                account: next(),
+                service: next(),
+                region: next(),
+                figures,
+            }
+        })
+        .collect();
 
     let mut per_month: HashMap<String, Figures> = figures_by(ledger.clone(), &["month"])?
         .into_iter()
@@ -561,6 +609,7 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
         by_region,
         by_service,
         by_account,
+        by_account_service_region,
         trend,
         movers,
         intensity,
