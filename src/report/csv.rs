@@ -43,8 +43,9 @@
 //! [`Figures`] are `rows`, `energy_kwh`, `scope2_location_kg`, `scope2_market_kg_covered`,
 //! `market_covered_energy_kwh`, `market_coverage`, `scope2_market_kg_with_fallback`,
 //! `scope3_embodied_kg`, `emissions_kg` and one `cost_<currency>` line per currency (e.g.
-//! `cost_USD`, unit `USD`). An unknown value (null in the JSON) is an empty `value`. Numbers are written in
-//! Rust's shortest form that reads back to the same binary value, as in the JSON.
+//! `cost_USD`, unit `USD`). An unknown value (null in the JSON) is an empty `value`.
+//! Numbers are written in Rust's shortest form that reads back to the same binary value, as
+//! in the JSON.
 
 use super::{Cost, Figures, Report};
 

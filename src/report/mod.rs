@@ -14,9 +14,9 @@
 //!   For the customer all of it is Scope 3 category 1 (purchased services); "Scope 2" names
 //!   the provider's electricity component, as providers' own carbon exports do.
 //! * **Market-based Scope 2** (GHG Protocol dual reporting): the embedded factor sets have
-//!   no market factor for AWS and Azure (null `scope2_market_kg`). The report never reads a null as 0. It gives
-//!   `scope2_market_kg_covered` (the sum over rows with a market factor) with
-//!   `market_coverage` (the share of kWh those rows carry), and
+//!   no market factor for AWS and Azure (null `scope2_market_kg`). The report never reads
+//!   a null as 0. It gives `scope2_market_kg_covered` (the sum over rows with a market
+//!   factor) with `market_coverage` (the share of kWh those rows carry), and
 //!   `scope2_market_kg_with_fallback`, where rows without a market factor take their
 //!   location-based value (grid average, the fallback of the Scope 2 Guidance's hierarchy
 //!   when no residual mix is known). The HTML labels both and prints the coverage.
