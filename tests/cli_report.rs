@@ -477,6 +477,22 @@ fn expected_lines(r: &Value) -> Lines {
             );
         }
     }
+    let w = &q["estimated_without_energy"];
+    let d = "estimated_without_energy";
+    push("data_quality", d, "all", "rows", w["rows"].as_f64(), "rows");
+    for c in w["cost"].as_array().expect("cost") {
+        let cur = c["currency"].as_str().expect("currency");
+        push(
+            "data_quality",
+            d,
+            "all",
+            &format!("cost_{cur}"),
+            c["amount"].as_f64(),
+            cur,
+        );
+    }
+    let ccf = q["ccf_no_vcpu_rows"].as_f64();
+    push("data_quality", d, "all", "ccf_no_vcpu_rows", ccf, "rows");
     let share = q["ratio_energy_share"].as_f64();
     push(
         "data_quality",
@@ -1571,4 +1587,45 @@ fn partial_months_excluded_only_months_and_custom_factor_sets_are_said() {
     let html = fs::read_to_string(dir.join("out/report.html")).expect("html");
     assert!(html.contains("no row of 2026-08 carries estimated energy"));
     assert!(!html.contains("table-uncertainty"));
+}
+
+#[test]
+fn ccf_rows_without_a_vcpu_count_are_counted_apart() {
+    // The legacy CUR fixture under `--method ccf`: zz9.xlarge (no vCPU count anywhere) and
+    // db.r5.12xl (looked up as `r5.12xl`) are `estimated` at 0 kWh, as CCF's code does
+    // (tests/cli.rs, ccf_quirk_rows_get_zero_kwh_and_stay_out_of_the_ratio).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    fs::create_dir(dir.join("cur")).expect("cur");
+    fs::copy(
+        fixture("aws/legacy_mixed.csv"),
+        dir.join("cur/legacy-2023-11.csv"),
+    )
+    .expect("fixture");
+    let config = "[ledger]\npath = \"ledger\"\nmethod = \"ccf\"\n\
+                  [period]\nmonths = [\"2023-11\"]\n\
+                  [[source]]\nname = \"aws\"\nkind = \"aws-cur\"\npath = \"cur\"\n\
+                  cost = \"unblended\"\n";
+    fs::write(dir.join("c.toml"), config).expect("config");
+    ok(dir, &["run", "--config", "c.toml"]);
+    let rows = ledger_rows(&dir.join("ledger"));
+    let zero: Vec<&Row> = rows
+        .iter()
+        .filter(|x| x.month == "2023-11" && x.kind == "estimated" && x.energy == 0.0)
+        .collect();
+    assert!(
+        zero.len() >= 2,
+        "the two CCF quirk rows at least: {}",
+        zero.len()
+    );
+    let r = report_of(dir, "2023-11", &[]);
+    let q = &r["data_quality"];
+    let w = &q["estimated_without_energy"];
+    assert_eq!(w["rows"].as_u64(), Some(zero.len() as u64));
+    let cost: f64 = zero.iter().map(|x| x.cost).sum();
+    close(f(&w["cost"][0], "amount"), cost, "their cost");
+    assert_eq!(q["ccf_no_vcpu_rows"].as_u64(), Some(2));
+    let html = fs::read_to_string(dir.join("out/report.html")).expect("html");
+    assert!(html.contains("id=\"estimated-without-energy\""));
+    assert!(html.contains("method ccf: per provider and billed unit"));
 }

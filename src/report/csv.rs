@@ -26,6 +26,8 @@
 //!   `kg CO2e per USD`, …);
 //! * `data_quality` (`estimate_kind`: `estimated`, `ratio`, `excluded`) — [`Figures`] and
 //!   `positive_cost_share_USD`, … per currency; (`all`: `all`) — `ratio_energy_share`;
+//!   (`estimated_without_energy`: `all`) — `rows`, `cost_USD`…, `ccf_no_vcpu_rows`: rows of
+//!   kind `estimated` with 0 kWh, of which CCF compute lines with no vCPU count;
 //! * `excluded` (`exclusion_reason`: each reason) — `rows`, `cost_USD`, … per currency;
 //! * `uncertainty` (`all`: `all`) — `energy_low_kwh`, `energy_high_kwh`,
 //!   `scope2_location_low_kg`, `scope2_location_high_kg`,
@@ -324,6 +326,12 @@ pub fn lines(report: &Report) -> Vec<Line> {
             &e.cost,
         );
     }
+    let w = &q.estimated_without_energy;
+    let d = "estimated_without_energy";
+    push("data_quality", d, "all", "rows", Some(w.rows as f64), ROWS);
+    costs(&mut push, "data_quality", d, "all", &w.cost);
+    let ccf = Some(q.ccf_no_vcpu_rows as f64);
+    push("data_quality", d, "all", "ccf_no_vcpu_rows", ccf, ROWS);
     if let Some(r) = &q.uncertainty {
         let figures = [
             ("energy_low_kwh", r.energy_low_kwh, KWH),

@@ -532,6 +532,18 @@ fn quality(o: &mut String, r: &Report) {
          {} of the month's kWh.</p>",
         percent(q.ratio_energy_share)
     );
+    let w = &q.estimated_without_energy;
+    if w.rows > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"warn\" id=\"estimated-without-energy\">{} rows counted as estimated \
+             from physical usage carry 0 kWh (cost {}): not a physical estimate; {} of them \
+             are CCF compute lines whose instance type has no vCPU count.</p>",
+            w.rows,
+            costs_text(&w.cost),
+            q.ccf_no_vcpu_rows
+        );
+    }
     o.push_str(
         "<h3>Excluded cost, by reason</h3><table id=\"table-excluded\"><tr><th>Reason</th>\
          <th>Rows</th><th>Cost</th></tr>",

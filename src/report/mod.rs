@@ -255,6 +255,12 @@ pub struct DataQuality {
     /// Share of the month's kWh that comes from rows estimated by ratio; null without energy.
     pub ratio_energy_share: Option<f64>,
     pub excluded: Vec<Exclusion>,
+    /// Rows of kind `estimated` that carry no energy (0 or no kWh): counted with `estimated`
+    /// in `by_kind`, but not a physical estimate of anything.
+    pub estimated_without_energy: Exclusion,
+    /// Of those, the CCF compute lines whose instance type has no vCPU count (`--method ccf`
+    /// gives them 0 kWh, as CCF's code does).
+    pub ccf_no_vcpu_rows: u64,
     pub uncertainty: Option<uncertainty::Range>,
     /// Why the range is missing, when it is.
     pub uncertainty_note: Option<String>,
@@ -400,6 +406,7 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
         lcol::SCOPE2_LOCATION_KG,
         lcol::SCOPE2_MARKET_KG,
         lcol::SCOPE3_EMBODIED_KG,
+        lcol::NOTES,
     ];
     let mut keep: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
     keep.push(month_of().alias("month"));
@@ -1068,6 +1075,27 @@ fn data_quality(
     .collect::<Vec<_>>();
     let mut excluded = excluded;
     excluded.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.reason.cmp(&b.reason)));
+    let no_energy = this.clone().filter(
+        col(lcol::ESTIMATE_KIND)
+            .eq(lit(kind::ESTIMATED))
+            .and(col(lcol::ENERGY_KWH).fill_null(lit(0.0)).eq(lit(0.0))),
+    );
+    let without = figures_by(no_energy.clone(), &[])?
+        .into_iter()
+        .next()
+        .map(|(_, f)| f)
+        .unwrap_or_default();
+    let ccf = figures_by(
+        no_energy.filter(
+            col(lcol::NOTES)
+                .cast(DataType::String)
+                .eq(lit(crate::estimate::CCF_NO_VCPUS_NOTE)),
+        ),
+        &[],
+    )?
+    .into_iter()
+    .next()
+    .map_or(0, |(_, f)| f.rows);
     let (uncertainty, uncertainty_note) = match uncertainty::range(this, sets)? {
         Ok(range) => (Some(range), None),
         Err(note) => (None, Some(note)),
@@ -1076,6 +1104,12 @@ fn data_quality(
         by_kind,
         ratio_energy_share: (totals.energy_kwh > 0.0).then(|| ratio_energy / totals.energy_kwh),
         excluded,
+        estimated_without_energy: Exclusion {
+            reason: "estimated from usage with 0 kWh".into(),
+            rows: without.rows,
+            cost: without.cost,
+        },
+        ccf_no_vcpu_rows: ccf,
         uncertainty,
         uncertainty_note,
     })
