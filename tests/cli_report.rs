@@ -1587,6 +1587,54 @@ fn partial_months_excluded_only_months_and_custom_factor_sets_are_said() {
     let html = fs::read_to_string(dir.join("out/report.html")).expect("html");
     assert!(html.contains("no row of 2026-08 carries estimated energy"));
     assert!(!html.contains("table-uncertainty"));
+
+    // A custom set under the embedded set's own name and version (grid factors doubled):
+    // without --factors the report resolves the embedded set, so it says the ledger's grid
+    // factors are not that set's; with --factors the warning is gone.
+    fs::create_dir(dir.join("sameset")).expect("dir");
+    for entry in fs::read_dir(&set_dir).expect("set dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name").to_owned();
+        fs::copy(&path, dir.join("sameset").join(name)).expect("copy");
+    }
+    let mut reader = csv::Reader::from_path(set_dir.join("grid_location.csv")).expect("grid");
+    let header = reader.headers().expect("header").clone();
+    let at = header
+        .iter()
+        .position(|h| h == "kgco2e_per_kwh")
+        .expect("column");
+    let mut writer = csv::Writer::from_path(dir.join("sameset/grid_location.csv")).expect("write");
+    writer.write_record(&header).expect("header");
+    for rec in reader.records() {
+        let rec = rec.expect("row");
+        let doubled = (rec[at].parse::<f64>().expect("factor") * 2.0).to_string();
+        let row: Vec<&str> = (0..rec.len())
+            .map(|i| if i == at { doubled.as_str() } else { &rec[i] })
+            .collect();
+        writer.write_record(&row).expect("row");
+    }
+    writer.flush().expect("flush");
+    let config = "[ledger]\npath = \"ledger\"\nfactors = \"sameset\"\n\
+                  [period]\nmonths = [\"2026-10\"]\n\
+                  [[source]]\nname = \"gcp\"\nkind = \"gcp-export\"\npath = \"gcp\"\n";
+    fs::remove_dir_all(dir.join("ledger")).expect("old ledger");
+    fs::write(dir.join("c.toml"), config).expect("config");
+    ok(dir, &["run", "--config", "c.toml"]);
+    let r = report_of(dir, "2026-10", &[]);
+    let label = format!("default {}", version.trim_matches('"'));
+    assert_eq!(
+        r["goal_and_scope"]["factor_sets"][0]["label"],
+        label.as_str()
+    );
+    let same_name = |r: &Value| {
+        r["warnings"].as_array().expect("warnings").iter().any(|w| {
+            w.as_str()
+                .is_some_and(|w| w.contains("custom set of the same name"))
+        })
+    };
+    assert!(same_name(&r), "{}", r["warnings"]);
+    let r = report_of(dir, "2026-10", &["--factors", "sameset"]);
+    assert!(!same_name(&r), "{}", r["warnings"]);
 }
 
 #[test]

@@ -603,6 +603,23 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
         ));
     }
     let goal_and_scope = goal_and_scope(&this, request.month, &by_provider, sets)?;
+    // A set resolved by its label whose grid factors are not the ledger's: most likely a
+    // custom set under an embedded set's `name version`, run with `[ledger] factors`.
+    for s in goal_and_scope.factor_sets.iter().filter(|s| s.resolved) {
+        let differ = goal_and_scope
+            .grid_factors
+            .iter()
+            .filter(|g| g.factor_set == s.label && g.source.is_none())
+            .count();
+        if differ > 0 {
+            warnings.push(format!(
+                "factor set `{}`: {differ} grid factors of the ledger are not in the set this \
+                 report resolved by that name; the ledger was likely made with a custom set \
+                 of the same name and version: pass it with --factors DIR",
+                s.label
+            ));
+        }
+    }
     Ok(Report {
         month,
         previous_month: previous,
