@@ -700,7 +700,7 @@ fn goal_and_scope(o: &mut String, r: &Report) {
          cloud usage of {m}, by provider, region, service and account, for \
          sustainability (ESG) reporting and to show where reductions matter.</p>\
          <p><b>Functional unit and reference flow.</b> The cloud usage whose usage period \
-         starts from {ps} to {pe} (end exclusive): every billed line of the providers' bills, \
+         starts on or after {ps} and before {pe}: every billed line of the providers' bills, \
          one ledger row each, {rows} rows.</p>\
          <p><b>System boundary.</b> Included: the electricity of the usage the bill \
          quantifies (compute, memory, storage, network), computed with the factor set's \
@@ -748,8 +748,8 @@ fn goal_and_scope(o: &mut String, r: &Report) {
         let _ = write!(
             o,
             "<p><b>{}</b>, version {} (method {}), {} rows. {}</p>\
-             <table class=\"factor-files\"><tr><th>File</th><th>Rows</th><th>Data years</th>\
-             <th>Licences</th><th>Sources cited</th></tr>",
+             <table class=\"assumptions\"><tr><th>Assumption (<code>coefficients.csv</code>)\
+             </th><th>Value</th><th>Unit</th></tr>",
             escape(s.name.as_deref().unwrap_or("")),
             escape(s.version.as_deref().unwrap_or("")),
             escape(s.method.as_deref().unwrap_or("")),
@@ -759,14 +759,18 @@ fn goal_and_scope(o: &mut String, r: &Report) {
         for a in &s.assumptions {
             let _ = write!(
                 o,
-                "<tr><td><code>coefficients.csv</code>: {}</td><td class=\"num\" \
-                 data-value=\"{}\">{}</td><td colspan=\"3\">{}</td></tr>",
+                "<tr><td><code>{}</code></td><td class=\"num\" data-value=\"{}\">{}</td>\
+                 <td>{}</td></tr>",
                 escape(&a.name),
                 a.value,
                 number(a.value),
                 escape(&a.unit)
             );
         }
+        o.push_str(
+            "</table><table class=\"factor-files\"><tr><th>File</th><th>Rows</th>\
+             <th>Data years</th><th>Licences</th><th>Sources cited</th></tr>",
+        );
         for f in &s.files {
             let years = f
                 .years
