@@ -14,8 +14,8 @@ mod tables;
 pub use load::{FactorError, embedded_set_names};
 pub use provenance::{FileProvenance, SourceCount};
 pub use tables::{
-    Coefficients, CpuWatts, FALLBACK_ARCHITECTURE, FactorSet, GpuWatts, GridFactor, Instance,
-    ReplicationRule, RuleMatch, SetMeta, UNKNOWN_REGION,
+    Assumption, Coefficients, CpuWatts, FALLBACK_ARCHITECTURE, FactorSet, GpuWatts, GridFactor,
+    Instance, ReplicationRule, RuleMatch, SetMeta, UNKNOWN_REGION,
 };
 
 /// Picks, from rows sorted by year, the row of `year`, else the latest earlier year, else the

@@ -118,6 +118,15 @@ fn parse_set(
         message: e.to_string(),
     })?;
     let coefficients = parse_coefficients(&name("coefficients.csv"), &read("coefficients.csv")?)?;
+    let assumptions =
+        rows::<CoefficientRow>(&name("coefficients.csv"), &read("coefficients.csv")?)?
+            .into_iter()
+            .map(|(_, r)| crate::Assumption {
+                name: r.name,
+                value: r.value,
+                unit: r.unit.unwrap_or_default(),
+            })
+            .collect();
 
     let mut cpu = HashMap::new();
     let cpu_text = read("cpu_watts.csv")?;
@@ -166,6 +175,7 @@ fn parse_set(
     let mut set = FactorSet {
         meta,
         coefficients,
+        assumptions,
         cpu,
         gpu,
         pue,
@@ -285,6 +295,9 @@ fn rows<T: for<'de> Deserialize<'de>>(
 struct CoefficientRow {
     name: String,
     value: f64,
+    /// Optional so that a set without the column still loads; the embedded sets have it.
+    #[serde(default)]
+    unit: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -43,6 +43,15 @@ pub struct Coefficients {
     pub vcpus_per_physical_chip: f64,
 }
 
+/// One row of a set's `coefficients.csv`: a number the method assumes, with its unit as the
+/// file states it (e.g. `kWh/GB-hour`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Assumption {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
 /// Watts per vCPU at idle and at full load, and the memory a SPECpower server of this
 /// architecture has per physical chip (GB).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -130,6 +139,8 @@ fn key(provider: &str, name: &str) -> Key {
 pub struct FactorSet {
     pub meta: SetMeta,
     pub coefficients: Coefficients,
+    /// Every row of `coefficients.csv` as the file states it (name, value, unit), file order.
+    pub assumptions: Vec<Assumption>,
     pub(crate) cpu: HashMap<Key, CpuWatts>,
     pub(crate) gpu: HashMap<Key, GpuWatts>,
     /// (provider, region or `*`) → rows by year.

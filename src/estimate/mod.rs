@@ -367,7 +367,7 @@ fn direct_estimate<'r>(
 }
 
 /// The note on a CCF compute line without a vCPU count.
-const CCF_NO_VCPUS_NOTE: &str =
+pub(crate) const CCF_NO_VCPUS_NOTE: &str =
     "CCF: no vCPU count for the instance type, so 0 kWh, no embodied, not in the ratios";
 
 /// The estimate of an unknown row from the ratios of the known rows.

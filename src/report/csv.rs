@@ -1,31 +1,53 @@
 //! `report.csv`: the report's figures in long format, one figure a line:
 //! `section,dimension,key,metric,value,unit`.
 //!
+//! Every (section, dimension, key, metric) is on one line only.
+//!
 //! Sections (dimension: keys — metrics):
 //!
+//! * `report` (`month`: the report's `YYYY-MM`) — `complete` (1 or 0, unit `flag`),
+//!   `days_covered`, `days_in_month` (unit `days`); (`previous_month`: `YYYY-MM`) —
+//!   `in_ledger` (`flag`); (`warning`: each warning's text) — `warning`, empty value;
+//! * `completeness` (`provider`: each provider of the month) — `complete`, `days_covered`,
+//!   `days_in_month`;
 //! * `totals` (`all`: `all`) — the [`Figures`] below;
-//! * `by_provider`, `by_region`, `by_service`, `by_account` (`provider`, `region`,
-//!   `service`, `account`: each group) — [`Figures`];
-//! * `trend` (`month`: `YYYY-MM`) — `rows`, then [`Figures`] when the month has rows;
-//! * `movers_service`, `movers_account` (`service`, `account`: each mover) — `current_kg`,
-//!   `previous_kg`, `change_kg`, `change_percent`;
-//! * `intensity` (`provider`: `all` or a provider) — `cost`, `emissions_kg`, `kg_per_cost`
-//!   (unit `kg CO2e per USD`, …), one set per currency;
+//! * `by_provider` (`provider`), `by_region`, `by_service`, `by_account` (`provider/region`,
+//!   `provider/service`, `provider/account`: e.g. `aws/global`) — [`Figures`];
+//! * `by_account_service_region` (`provider/account/service/region`) — [`Figures`];
+//! * `trend` (`month`: `YYYY-MM`) — `rows`, then, when the month has rows, `complete`,
+//!   `days_covered` and [`Figures`];
+//! * `movers_service`, `movers_account` (`provider/service`, `provider/account`: e.g.
+//!   `aws/AmazonEC2`) — `current_kg`, `previous_kg`, `change_kg`, `change_percent`;
+//!   `movers_not_compared` (`provider`: each provider left out) — `not_compared`, empty value,
+//!   the reason as unit;
+//! * `intensity` (`currency/provider`: e.g. `USD/all`, `USD/aws`) — `cost`, `estimated_cost`
+//!   (unit: the currency), `emissions_kg`, `kg_per_cost` (over all cost) and
+//!   `kg_per_estimated_cost` (over the cost of rows estimated from usage or by ratio; unit
+//!   `kg CO2e per USD`, …);
 //! * `data_quality` (`estimate_kind`: `estimated`, `ratio`, `excluded`) — [`Figures`] and
-//!   `positive_cost_share` per currency; (`all`: `all`) — `ratio_energy_share`;
-//! * `excluded` (`exclusion_reason`: each reason) — `rows`, `cost` per currency;
+//!   `positive_cost_share_USD`, … per currency; (`all`: `all`) — `ratio_energy_share`;
+//!   (`estimated_without_energy`: `all`) — `rows`, `cost_USD`…, `ccf_no_vcpu_rows`: rows of
+//!   kind `estimated` with 0 kWh, of which CCF compute lines with no vCPU count;
+//! * `excluded` (`exclusion_reason`: each reason) — `rows`, `cost_USD`, … per currency;
 //! * `uncertainty` (`all`: `all`) — `energy_low_kwh`, `energy_high_kwh`,
-//!   `scope2_location_low_kg`, `scope2_location_high_kg`, `emissions_low_kg`,
-//!   `emissions_high_kg`;
+//!   `scope2_location_low_kg`, `scope2_location_high_kg`,
+//!   `scope2_market_with_fallback_low_kg`, `scope2_market_with_fallback_high_kg`,
+//!   `scope3_embodied_low_kg`, `scope3_embodied_high_kg`, `emissions_low_kg`,
+//!   `emissions_high_kg`, `ratio_rows_unbounded`, `ratio_unbounded_kwh`, `excluded_rows`;
+//!   (`currency/provider`: each ratio bound) — `kwh_per_cost_low`, `kwh_per_cost_high`;
 //! * `factor_sets` (`factor_set`: `name version`) — `rows`;
-//! * `grid_factors` (`provider/region/year`: e.g. `gcp/us-central1/2024`) — `kg_per_kwh`,
-//!   `energy_kwh`.
+//! * `grid_factors` (`factor_set/provider/region/year/kg_per_kwh`: e.g.
+//!   `default carbonledger-2026.12/gcp/us-central1/2024/0.456`) — `kg_per_kwh`,
+//!   `energy_kwh`, `pue` (the kWh-weighted PUE of the rows);
+//! * `pue` (`provider`: each provider) — `pue` (unit `ratio`), `energy_kwh` (of the rows with
+//!   a PUE).
 //!
 //! [`Figures`] are `rows`, `energy_kwh`, `scope2_location_kg`, `scope2_market_kg_covered`,
 //! `market_covered_energy_kwh`, `market_coverage`, `scope2_market_kg_with_fallback`,
-//! `scope3_embodied_kg`, `emissions_kg` and one `cost` line per currency (unit: the
-//! currency). An unknown value (null in the JSON) is an empty `value`. Numbers are written in
-//! Rust's shortest form that reads back to the same binary value, as in the JSON.
+//! `scope3_embodied_kg`, `emissions_kg` and one `cost_<currency>` line per currency (e.g.
+//! `cost_USD`, unit `USD`). An unknown value (null in the JSON) is an empty `value`.
+//! Numbers are written in Rust's shortest form that reads back to the same binary value, as
+//! in the JSON.
 
 use super::{Cost, Figures, Report};
 
@@ -44,6 +66,8 @@ const KWH: &str = "kWh";
 const KG: &str = "kg CO2e";
 const SHARE: &str = "share";
 const ROWS: &str = "rows";
+const DAYS: &str = "days";
+const RATIO: &str = "ratio";
 
 /// Every figure of the report, in the order of the table above.
 pub fn lines(report: &Report) -> Vec<Line> {
@@ -58,17 +82,90 @@ pub fn lines(report: &Report) -> Vec<Line> {
             unit: u.into(),
         });
     };
+    let flag = |b: bool| Some(if b { 1.0 } else { 0.0 });
+    let m = report.month.as_str();
+    push(
+        "report",
+        "month",
+        m,
+        "complete",
+        flag(report.complete),
+        "flag",
+    );
+    push(
+        "report",
+        "month",
+        m,
+        "days_covered",
+        Some(report.days_covered),
+        DAYS,
+    );
+    let days_in_month = report.completeness.first().map(|c| c.days_in_month);
+    push("report", "month", m, "days_in_month", days_in_month, DAYS);
+    push(
+        "report",
+        "previous_month",
+        &report.previous_month,
+        "in_ledger",
+        flag(report.movers.previous_in_ledger),
+        "flag",
+    );
+    for w in &report.warnings {
+        push("report", "warning", w, "warning", None, "text");
+    }
+    for c in &report.completeness {
+        let p = c.provider.as_str();
+        push(
+            "completeness",
+            "provider",
+            p,
+            "complete",
+            flag(c.complete),
+            "flag",
+        );
+        push(
+            "completeness",
+            "provider",
+            p,
+            "days_covered",
+            Some(c.days_covered),
+            DAYS,
+        );
+        push(
+            "completeness",
+            "provider",
+            p,
+            "days_in_month",
+            Some(c.days_in_month),
+            DAYS,
+        );
+    }
     figures(&mut push, "totals", "all", "all", &report.totals);
     let groups = [
         ("by_provider", "provider", &report.by_provider),
-        ("by_region", "region", &report.by_region),
-        ("by_service", "service", &report.by_service),
-        ("by_account", "account", &report.by_account),
+        ("by_region", "provider/region", &report.by_region),
+        ("by_service", "provider/service", &report.by_service),
+        ("by_account", "provider/account", &report.by_account),
     ];
     for (section, dimension, groups) in groups {
         for g in groups {
-            figures(&mut push, section, dimension, &g.key, &g.figures);
+            let key = match &g.provider {
+                Some(p) => format!("{p}/{}", g.key),
+                None => g.key.clone(),
+            };
+            figures(&mut push, section, dimension, &key, &g.figures);
         }
+    }
+    for d in &report.by_account_service_region {
+        let key = format!("{}/{}/{}/{}", d.provider, d.account, d.service, d.region);
+        let dimension = "provider/account/service/region";
+        figures(
+            &mut push,
+            "by_account_service_region",
+            dimension,
+            &key,
+            &d.figures,
+        );
     }
     for t in &report.trend {
         push(
@@ -79,16 +176,32 @@ pub fn lines(report: &Report) -> Vec<Line> {
             Some(t.rows as f64),
             ROWS,
         );
+        if let Some(c) = t.complete {
+            push("trend", "month", &t.month, "complete", flag(c), "flag");
+        }
+        if let Some(d) = t.days_covered {
+            push("trend", "month", &t.month, "days_covered", Some(d), DAYS);
+        }
         if let Some(f) = &t.figures {
             figures_after_rows(&mut push, "trend", "month", &t.month, f);
         }
     }
     let movers = [
-        ("movers_service", "service", &report.movers.by_service),
-        ("movers_account", "account", &report.movers.by_account),
+        (
+            "movers_service",
+            "provider/service",
+            &report.movers.by_service,
+        ),
+        (
+            "movers_account",
+            "provider/account",
+            &report.movers.by_account,
+        ),
     ];
     for (section, dimension, movers) in movers {
         for m in movers {
+            let key = format!("{}/{}", m.provider, m.key);
+            let m = &super::Mover { key, ..m.clone() };
             push(
                 section,
                 dimension,
@@ -123,30 +236,46 @@ pub fn lines(report: &Report) -> Vec<Line> {
             );
         }
     }
+    for n in &report.movers.not_compared {
+        push(
+            "movers_not_compared",
+            "provider",
+            &n.provider,
+            "not_compared",
+            None,
+            &n.reason,
+        );
+    }
     for i in &report.intensity {
         let per = format!("{KG} per {}", i.currency);
+        let key = format!("{}/{}", i.currency, i.provider);
+        let d = "currency/provider";
+        push("intensity", d, &key, "cost", Some(i.cost), &i.currency);
+        let estimated = Some(i.estimated_cost);
         push(
             "intensity",
-            "provider",
-            &i.provider,
-            "cost",
-            Some(i.cost),
+            d,
+            &key,
+            "estimated_cost",
+            estimated,
             &i.currency,
         );
         push(
             "intensity",
-            "provider",
-            &i.provider,
+            d,
+            &key,
             "emissions_kg",
             Some(i.emissions_kg),
             KG,
         );
+        push("intensity", d, &key, "kg_per_cost", i.kg_per_cost, &per);
+        let per_estimated = i.kg_per_estimated_cost;
         push(
             "intensity",
-            "provider",
-            &i.provider,
-            "kg_per_cost",
-            i.kg_per_cost,
+            d,
+            &key,
+            "kg_per_estimated_cost",
+            per_estimated,
             &per,
         );
     }
@@ -161,11 +290,12 @@ pub fn lines(report: &Report) -> Vec<Line> {
         );
         for s in &k.positive_cost_share {
             let unit = format!("share of positive {} cost", s.currency);
+            let metric = format!("positive_cost_share_{}", s.currency);
             push(
                 "data_quality",
                 "estimate_kind",
                 &k.kind,
-                "positive_cost_share",
+                &metric,
                 s.share,
                 &unit,
             );
@@ -196,17 +326,46 @@ pub fn lines(report: &Report) -> Vec<Line> {
             &e.cost,
         );
     }
+    let w = &q.estimated_without_energy;
+    let d = "estimated_without_energy";
+    push("data_quality", d, "all", "rows", Some(w.rows as f64), ROWS);
+    costs(&mut push, "data_quality", d, "all", &w.cost);
+    let ccf = Some(q.ccf_no_vcpu_rows as f64);
+    push("data_quality", d, "all", "ccf_no_vcpu_rows", ccf, ROWS);
     if let Some(r) = &q.uncertainty {
         let figures = [
             ("energy_low_kwh", r.energy_low_kwh, KWH),
             ("energy_high_kwh", r.energy_high_kwh, KWH),
             ("scope2_location_low_kg", r.scope2_location_low_kg, KG),
             ("scope2_location_high_kg", r.scope2_location_high_kg, KG),
+            (
+                "scope2_market_with_fallback_low_kg",
+                r.scope2_market_with_fallback_low_kg,
+                KG,
+            ),
+            (
+                "scope2_market_with_fallback_high_kg",
+                r.scope2_market_with_fallback_high_kg,
+                KG,
+            ),
+            ("scope3_embodied_low_kg", r.scope3_embodied_low_kg, KG),
+            ("scope3_embodied_high_kg", r.scope3_embodied_high_kg, KG),
             ("emissions_low_kg", r.emissions_low_kg, KG),
             ("emissions_high_kg", r.emissions_high_kg, KG),
+            ("ratio_rows_unbounded", r.ratio_rows_unbounded as f64, ROWS),
+            ("ratio_unbounded_kwh", r.ratio_unbounded_kwh, KWH),
+            ("excluded_rows", r.excluded_rows as f64, ROWS),
         ];
         for (metric, value, unit) in figures {
             push("uncertainty", "all", "all", metric, Some(value), unit);
+        }
+        for b in &r.ratio_bounds {
+            let key = format!("{}/{}", b.currency, b.provider);
+            let unit = format!("kWh per {}", b.currency);
+            let d = "currency/provider";
+            let (lo, hi) = (Some(b.kwh_per_cost_low), Some(b.kwh_per_cost_high));
+            push("uncertainty", d, &key, "kwh_per_cost_low", lo, &unit);
+            push("uncertainty", d, &key, "kwh_per_cost_high", hi, &unit);
         }
     }
     for s in &report.goal_and_scope.factor_sets {
@@ -220,11 +379,15 @@ pub fn lines(report: &Report) -> Vec<Line> {
         );
     }
     for g in &report.goal_and_scope.grid_factors {
-        let key = format!("{}/{}/{}", g.provider, g.region, g.year);
+        let key = format!(
+            "{}/{}/{}/{}/{}",
+            g.factor_set, g.provider, g.region, g.year, g.kg_per_kwh
+        );
+        let d = "factor_set/provider/region/year/kg_per_kwh";
         let per = "kg CO2e per kWh";
         push(
             "grid_factors",
-            "provider/region/year",
+            d,
             &key,
             "kg_per_kwh",
             Some(g.kg_per_kwh),
@@ -232,12 +395,18 @@ pub fn lines(report: &Report) -> Vec<Line> {
         );
         push(
             "grid_factors",
-            "provider/region/year",
+            d,
             &key,
             "energy_kwh",
             Some(g.energy_kwh),
             KWH,
         );
+        push("grid_factors", d, &key, "pue", g.pue, RATIO);
+    }
+    for p in &report.goal_and_scope.pue {
+        push("pue", "provider", &p.provider, "pue", p.pue, RATIO);
+        let kwh = Some(p.energy_kwh);
+        push("pue", "provider", &p.provider, "energy_kwh", kwh, KWH);
     }
     out
 }
@@ -286,7 +455,8 @@ fn figures_after_rows(push: &mut Push<'_>, s: &str, d: &str, k: &str, f: &Figure
 
 fn costs(push: &mut Push<'_>, s: &str, d: &str, k: &str, cost: &[Cost]) {
     for c in cost {
-        push(s, d, k, "cost", Some(c.amount), &c.currency);
+        let metric = format!("cost_{}", c.currency);
+        push(s, d, k, &metric, Some(c.amount), &c.currency);
     }
 }
 

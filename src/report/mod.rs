@@ -13,25 +13,35 @@
 //! * **Emissions** are Scope 2 location-based plus Scope 3 embodied (as `carbonledger top`).
 //!   For the customer all of it is Scope 3 category 1 (purchased services); "Scope 2" names
 //!   the provider's electricity component, as providers' own carbon exports do.
-//! * **Market-based Scope 2** (GHG Protocol dual reporting): the ledger has no market factor
-//!   for AWS and Azure (null `scope2_market_kg`). The report never reads a null as 0. It gives
-//!   `scope2_market_kg_covered` (the sum over rows with a market factor) with
-//!   `market_coverage` (the share of kWh those rows carry), and
+//! * **Market-based Scope 2** (GHG Protocol dual reporting): the embedded factor sets have
+//!   no market factor for AWS and Azure (null `scope2_market_kg`). The report never reads
+//!   a null as 0. It gives `scope2_market_kg_covered` (the sum over rows with a market
+//!   factor) with `market_coverage` (the share of kWh those rows carry), and
 //!   `scope2_market_kg_with_fallback`, where rows without a market factor take their
 //!   location-based value (grid average, the fallback of the Scope 2 Guidance's hierarchy
 //!   when no residual mix is known). The HTML labels both and prints the coverage.
 //! * **Uncertainty** ([`uncertainty`]): a bound, not a confidence interval. The method assumes
 //!   the factor set's CPU utilisation (`cpu_utilization_percent`) because bills do not say;
 //!   the range lets CPU and GPU energy go from idle to full-load watts (the widest ratio
-//!   over the set's `cpu_watts.csv` / `gpu_watts.csv` rows), and lets rows estimated by ratio
-//!   go from 0 to twice their value (a cost ratio says nothing physical about the usage).
-//!   Memory, storage, network, grid factors and embodied emissions are taken as point values:
-//!   their tables carry no ranges (a known shortcoming, said in the report).
-//! * **Movers**: the services and accounts whose emissions changed most (absolute kg CO2e)
-//!   against the previous month; the relative change is null when the previous month had 0.
-//!   With no previous month in the ledger the list is empty and `previous_in_ledger` false.
+//!   over every row of the set's `cpu_watts.csv` / `gpu_watts.csv`: an outer bound), and
+//!   rows estimated by ratio span the month's lowest to highest kWh per unit of cost of the
+//!   services estimated from usage, per provider and currency. Memory, storage, network,
+//!   grid factors and embodied emissions of rows estimated from usage are taken as point
+//!   values: their tables carry no ranges (a known shortcoming, said in the report).
+//! * **Completeness**: per provider, the rows' latest `period_end` against the month's end
+//!   ([`Completeness`]); a partial month is warned about and not ranked against a full one.
+//! * **Movers**: the (provider, service) and (provider, account) pairs whose emissions
+//!   changed most (absolute kg CO2e) against the previous month, of the providers with
+//!   complete rows in both months; the others are in `not_compared` with the reason. The
+//!   relative change is null when the previous month had 0. With no previous month in the
+//!   ledger the lists are empty and `previous_in_ledger` false.
+//! * **Intensity**: kg CO2e per unit of cost over all cost and over the cost of the rows
+//!   estimated from usage or by ratio (fees, taxes and credits carry no emissions).
+//! * **PUE**: the kWh-weighted PUE applied per provider and per grid factor.
 //! * **Trend**: the 12 months ending at the report's month; a month without ledger rows has
 //!   `rows` 0 and no figures (a gap in the chart, listed under the chart), never a 0.
+//! * **Warnings**: partial months, providers left out of the movers, a month with no
+//!   estimated energy (whose 0 kg is not a measurement).
 //! * **Data quality**: rows, kWh, kg CO2e and cost by `estimate_kind`, with each kind's share
 //!   of the month's positive cost per currency (credits and refunds, negative, are left out
 //!   of the denominator so the shares add up to 1); excluded cost by reason.
@@ -73,11 +83,23 @@ pub struct Report {
     pub previous_month: String,
     /// `carbonledger VERSION`.
     pub generated_by: String,
+    /// Whether every provider's rows of the month reach the month's end (see
+    /// [`Completeness`]); a partial month is not comparable with a full one.
+    pub complete: bool,
+    /// The fewest days covered by any provider's rows of the month.
+    pub days_covered: f64,
+    /// Per provider: how much of the month its rows cover.
+    pub completeness: Vec<Completeness>,
+    /// What a reader must know before using the figures (partial month, providers left out
+    /// of the comparison, no estimated energy); also on the page and in the CSV.
+    pub warnings: Vec<String>,
     pub totals: Figures,
     pub by_provider: Vec<Group>,
     pub by_region: Vec<Group>,
     pub by_service: Vec<Group>,
     pub by_account: Vec<Group>,
+    /// The ESG table: one line per provider, account, service and region.
+    pub by_account_service_region: Vec<Detail>,
     pub trend: Vec<TrendMonth>,
     pub movers: Movers,
     pub intensity: Vec<Intensity>,
@@ -116,13 +138,45 @@ pub struct Cost {
     pub amount: f64,
 }
 
-/// The figures of one provider, region, service or account.
+/// The figures of one provider, or of one region, service or account of a provider (never
+/// merged across providers: AWS's and GCP's `global` are two groups).
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
+    /// The provider of a region, service or account; absent in `by_provider`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// The value (`global` for rows without a region, `(none)` for rows without an account).
     pub key: String,
     #[serde(flatten)]
     pub figures: Figures,
+}
+
+/// The figures of one provider, account, service and region.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    pub provider: String,
+    pub account: String,
+    pub service: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// How much of a month one provider's rows cover, from their `period_end` (the usage
+/// period's end, UTC): a month the ledger holds only part of (the open month, a late
+/// delivery) has its latest `period_end` before the month's end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completeness {
+    pub provider: String,
+    /// The latest `period_end` of the provider's rows of the month, RFC 3339 UTC; null when
+    /// no row has one.
+    pub latest_period_end: Option<String>,
+    /// Days from the month's first day 00:00 UTC to the latest `period_end`, at most
+    /// `days_in_month`.
+    pub days_covered: f64,
+    pub days_in_month: f64,
+    /// Whether the latest `period_end` reaches the next month's first day 00:00 UTC.
+    pub complete: bool,
 }
 
 /// One month of the trend.
@@ -130,6 +184,10 @@ pub struct Group {
 pub struct TrendMonth {
     pub month: String,
     pub rows: u64,
+    /// Whether every provider's rows reach the month's end; null without rows.
+    pub complete: Option<bool>,
+    /// The fewest days covered by any provider's rows; null without rows.
+    pub days_covered: Option<f64>,
     /// Null when the ledger has no row of the month.
     pub figures: Option<Figures>,
 }
@@ -140,13 +198,26 @@ pub struct Movers {
     pub previous_month: String,
     /// Whether the ledger has rows of the previous month at all.
     pub previous_in_ledger: bool,
+    /// Services and accounts of the compared providers, keyed by (provider, service or
+    /// account).
     pub by_service: Vec<Mover>,
     pub by_account: Vec<Mover>,
+    /// The providers left out of the comparison and why: absent from one of the two months,
+    /// or one of the two months incomplete for them.
+    pub not_compared: Vec<NotCompared>,
+}
+
+/// A provider whose groups are not ranked as movers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotCompared {
+    pub provider: String,
+    pub reason: String,
 }
 
 /// One group's emissions (kg CO2e) this month and the previous one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mover {
+    pub provider: String,
     pub key: String,
     pub current_kg: f64,
     pub previous_kg: f64,
@@ -156,16 +227,25 @@ pub struct Mover {
     pub change_percent: Option<f64>,
 }
 
-/// Emissions per unit of cost, within one currency (and provider, or `all`).
+/// Emissions per unit of cost, within one currency (and provider, or `all`), over two cost
+/// measures: all cost (taxes, fees, commitment fees and credits included, which carry no
+/// emissions and dilute the figure) and the cost of the rows that carry emissions (estimated
+/// from usage or by ratio).
 #[derive(Debug, Clone, Serialize)]
 pub struct Intensity {
     pub currency: String,
     pub provider: String,
+    /// All cost of the rows in this currency, signed.
     pub cost: f64,
+    /// Cost of the rows estimated from usage or by ratio, signed.
+    pub estimated_cost: f64,
     /// kg CO2e (Scope 2 location-based + Scope 3) of the rows in this currency.
     pub emissions_kg: f64,
-    /// kg CO2e per unit of `currency`; null unless `cost` is positive.
+    /// kg CO2e per unit of `currency` over all cost; null unless both `cost` and
+    /// `estimated_cost` are positive (a month of excluded rows only has no intensity).
     pub kg_per_cost: Option<f64>,
+    /// kg CO2e per unit of `currency` over `estimated_cost`; null unless it is positive.
+    pub kg_per_estimated_cost: Option<f64>,
 }
 
 /// How much of the month is estimated, estimated by ratio or excluded, and how sure it is.
@@ -175,6 +255,12 @@ pub struct DataQuality {
     /// Share of the month's kWh that comes from rows estimated by ratio; null without energy.
     pub ratio_energy_share: Option<f64>,
     pub excluded: Vec<Exclusion>,
+    /// Rows of kind `estimated` that carry no energy (0 or no kWh): counted with `estimated`
+    /// in `by_kind`, but not a physical estimate of anything.
+    pub estimated_without_energy: Exclusion,
+    /// Of those, the CCF compute lines whose instance type has no vCPU count (`--method ccf`
+    /// gives them 0 kWh, as CCF's code does).
+    pub ccf_no_vcpu_rows: u64,
     pub uncertainty: Option<uncertainty::Range>,
     /// Why the range is missing, when it is.
     pub uncertainty_note: Option<String>,
@@ -218,6 +304,18 @@ pub struct GoalAndScope {
     pub methods: Vec<String>,
     pub factor_sets: Vec<FactorSetInfo>,
     pub grid_factors: Vec<GridFactorUsed>,
+    /// The PUE applied, per provider, weighted by kWh.
+    pub pue: Vec<PueApplied>,
+}
+
+/// The power usage effectiveness (facility kWh per IT kWh) applied to a provider's rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PueApplied {
+    pub provider: String,
+    /// `Σ pue × energy_kwh / Σ energy_kwh` over the rows with a PUE; null when none has.
+    pub pue: Option<f64>,
+    /// kWh of the rows with a PUE.
+    pub energy_kwh: f64,
 }
 
 /// One factor set named by the month's rows.
@@ -232,6 +330,9 @@ pub struct FactorSetInfo {
     pub version: Option<String>,
     pub method: Option<String>,
     pub description: Option<String>,
+    /// The set's `coefficients.csv` rows (utilisation, lifespan, memory, storage and network
+    /// coefficients…), with their units.
+    pub assumptions: Vec<carbonledger_factors::Assumption>,
     pub files: Vec<FileProvenance>,
 }
 
@@ -246,8 +347,10 @@ pub struct GridFactorUsed {
     pub kg_per_kwh: f64,
     /// kWh the factor applied to.
     pub energy_kwh: f64,
+    /// The kWh-weighted PUE of those rows; null when none has a PUE.
+    pub pue: Option<f64>,
     /// The factor's `source`, from the set's `grid_location.csv`; null when the set is not
-    /// resolved.
+    /// resolved or its row for the provider, region and year has another value.
     pub source: Option<String>,
 }
 
@@ -283,6 +386,7 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
     window.reverse();
     let window_names: Vec<String> = window.iter().map(Month::to_string).collect();
     let columns = [
+        ucol::PERIOD_END,
         ucol::PROVIDER,
         ucol::REGION,
         ucol::SERVICE,
@@ -296,11 +400,13 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
         lcol::CPU_KWH,
         lcol::GPU_KWH,
         lcol::ENERGY_KWH,
+        lcol::PUE,
         lcol::GRID_KG_PER_KWH,
         lcol::GRID_YEAR,
         lcol::SCOPE2_LOCATION_KG,
         lcol::SCOPE2_MARKET_KG,
         lcol::SCOPE3_EMBODIED_KG,
+        lcol::NOTES,
     ];
     let mut keep: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
     keep.push(month_of().alias("month"));
@@ -336,73 +442,273 @@ pub fn build(request: &ReportRequest<'_>) -> Result<Report, Error> {
             months_with_rows(&ledger)?.join(", ")
         )));
     };
+    let by_provider = figures_by(this.clone(), &[ucol::PROVIDER])?
+        .into_iter()
+        .map(|(k, figures)| Group {
+            provider: None,
+            key: k.into_iter().next().unwrap_or_default(),
+            figures,
+        })
+        .collect::<Vec<_>>();
     let group = |column: &str| -> Result<Vec<Group>, Error> {
-        Ok(figures_by(this.clone(), &[column])?
+        Ok(figures_by(this.clone(), &[ucol::PROVIDER, column])?
             .into_iter()
-            .map(|(k, figures)| Group {
-                key: k.into_iter().next().unwrap_or_default(),
-                figures,
+            .map(|(k, figures)| {
+                let mut k = k.into_iter();
+                Group {
+                    provider: Some(k.next().unwrap_or_default()),
+                    key: k.next().unwrap_or_default(),
+                    figures,
+                }
             })
             .collect())
     };
-    let by_provider = group(ucol::PROVIDER)?;
     let by_region = group(ucol::REGION)?;
     let by_service = group(ucol::SERVICE)?;
     let by_account = group(ucol::USAGE_ACCOUNT)?;
+    let detail_keys = [
+        ucol::PROVIDER,
+        ucol::USAGE_ACCOUNT,
+        ucol::SERVICE,
+        ucol::REGION,
+    ];
+    let by_account_service_region = figures_by(this.clone(), &detail_keys)?
+        .into_iter()
+        .map(|(k, figures)| {
+            let mut k = k.into_iter();
+            let mut next = || k.next().unwrap_or_default();
+            Detail {
+                provider: next(),
+                account: next(),
+                service: next(),
+                region: next(),
+                figures,
+            }
+        })
+        .collect();
 
     let mut per_month: HashMap<String, Figures> = figures_by(ledger.clone(), &["month"])?
         .into_iter()
         .map(|(k, f)| (k.into_iter().next().unwrap_or_default(), f))
         .collect();
+    let coverage = coverage(&ledger)?;
     let trend = window_names
         .iter()
         .map(|m| {
             let figures = per_month.remove(m);
+            let of = coverage.get(m).filter(|c| !c.is_empty());
             TrendMonth {
                 month: m.clone(),
                 rows: figures.as_ref().map_or(0, |f| f.rows),
+                complete: of.map(|c| c.iter().all(|c| c.complete)),
+                days_covered: of.map(|c| least_days(c)),
                 figures,
             }
         })
         .collect::<Vec<_>>();
     let previous_in_ledger = trend.iter().any(|t| t.month == previous && t.rows > 0);
+    let completeness = coverage.get(&month).cloned().unwrap_or_default();
+    let mut warnings = Vec::new();
+    for c in completeness.iter().filter(|c| !c.complete) {
+        warnings.push(format!(
+            "{}: the ledger's rows of {month} end at {} ({} of {} days): a partial month, \
+             not comparable with a full one",
+            c.provider,
+            c.latest_period_end.as_deref().unwrap_or("no period_end"),
+            days(c.days_covered),
+            days(c.days_in_month)
+        ));
+    }
+    let mut not_compared = Vec::new();
+    let mut compared = std::collections::BTreeSet::new();
+    if previous_in_ledger {
+        let before = coverage.get(&previous).cloned().unwrap_or_default();
+        for c in &completeness {
+            let reason = match before.iter().find(|b| b.provider == c.provider) {
+                None => Some(format!("no rows of {previous} in the ledger")),
+                Some(_) if !c.complete => Some(format!(
+                    "{month} is incomplete ({} of {} days)",
+                    days(c.days_covered),
+                    days(c.days_in_month)
+                )),
+                Some(b) if !b.complete => Some(format!(
+                    "{previous} is incomplete ({} of {} days)",
+                    days(b.days_covered),
+                    days(b.days_in_month)
+                )),
+                Some(_) => None,
+            };
+            match reason {
+                Some(reason) => not_compared.push(NotCompared {
+                    provider: c.provider.clone(),
+                    reason,
+                }),
+                None => {
+                    compared.insert(c.provider.clone());
+                }
+            }
+        }
+        for b in &before {
+            if !completeness.iter().any(|c| c.provider == b.provider) {
+                not_compared.push(NotCompared {
+                    provider: b.provider.clone(),
+                    reason: format!("no rows of {month} in the ledger"),
+                });
+            }
+        }
+        for n in &not_compared {
+            warnings.push(format!("movers leave out {}: {}", n.provider, n.reason));
+        }
+    }
     let last = ledger
         .clone()
         .filter(col("month").eq(lit(previous.clone())));
+    let pair = |key: &str| -> Result<Vec<Mover>, Error> {
+        if !previous_in_ledger {
+            return Ok(Vec::new());
+        }
+        Ok(movers(
+            figures_by(this.clone(), &[ucol::PROVIDER, key])?,
+            figures_by(last.clone(), &[ucol::PROVIDER, key])?,
+            &compared,
+        ))
+    };
     let movers = Movers {
         previous_month: previous.clone(),
         previous_in_ledger,
-        by_service: if previous_in_ledger {
-            movers(&by_service, figures_by(last.clone(), &[ucol::SERVICE])?)
-        } else {
-            Vec::new()
-        },
-        by_account: if previous_in_ledger {
-            movers(&by_account, figures_by(last, &[ucol::USAGE_ACCOUNT])?)
-        } else {
-            Vec::new()
-        },
+        by_service: pair(ucol::SERVICE)?,
+        by_account: pair(ucol::USAGE_ACCOUNT)?,
+        not_compared,
     };
 
     let intensity = intensity(&this)?;
     let sets = resolve_sets(&this, request.factors)?;
     let data_quality = data_quality(&this, &totals, &sets)?;
+    let estimated = data_quality
+        .by_kind
+        .iter()
+        .filter(|k| k.kind != kind::EXCLUDED)
+        .map(|k| k.figures.energy_kwh)
+        .sum::<f64>();
+    if estimated <= 0.0 {
+        let excluded = data_quality
+            .by_kind
+            .iter()
+            .find(|k| k.kind == kind::EXCLUDED)
+            .map_or(0, |k| k.figures.rows);
+        warnings.push(format!(
+            "no row of {month} carries estimated energy (from physical usage or by ratio): \
+             its 0 kWh and 0 kg CO2e are not a measurement; the {excluded} excluded rows \
+             (no physical usage, or usage the method leaves out) are outside every figure"
+        ));
+    }
     let goal_and_scope = goal_and_scope(&this, request.month, &by_provider, sets)?;
+    // A set resolved by its label whose grid factors are not the ledger's: most likely a
+    // custom set under an embedded set's `name version`, run with `[ledger] factors`.
+    for s in goal_and_scope.factor_sets.iter().filter(|s| s.resolved) {
+        let differ = goal_and_scope
+            .grid_factors
+            .iter()
+            .filter(|g| g.factor_set == s.label && g.source.is_none())
+            .count();
+        if differ > 0 {
+            warnings.push(format!(
+                "factor set `{}`: {differ} grid factors of the ledger are not in the set this \
+                 report resolved by that name; the ledger was likely made with a custom set \
+                 of the same name and version: pass it with --factors DIR",
+                s.label
+            ));
+        }
+    }
     Ok(Report {
         month,
         previous_month: previous,
         generated_by: format!("carbonledger {}", env!("CARGO_PKG_VERSION")),
+        complete: completeness.iter().all(|c| c.complete),
+        days_covered: least_days(&completeness),
+        completeness,
+        warnings,
         totals,
         by_provider,
         by_region,
         by_service,
         by_account,
+        by_account_service_region,
         trend,
         movers,
         intensity,
         data_quality,
         goal_and_scope,
     })
+}
+
+/// Days for reading: `14.46`, `31`.
+fn days(d: f64) -> String {
+    let text = format!("{d:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// The fewest days covered by any provider (0 with none).
+fn least_days(c: &[Completeness]) -> f64 {
+    c.iter()
+        .map(|c| c.days_covered)
+        .min_by(f64::total_cmp)
+        .unwrap_or(0.0)
+}
+
+/// Per month (`YYYY-MM`) and provider, how much of the month the rows cover, from their
+/// latest `period_end` (µs since 1970-01-01 UTC in the ledger).
+fn coverage(ledger: &LazyFrame) -> Result<HashMap<String, Vec<Completeness>>, Error> {
+    let context = "the months' coverage";
+    let df = ledger
+        .clone()
+        .group_by([col("month"), col(ucol::PROVIDER).cast(DataType::String)])
+        .agg([col(ucol::PERIOD_END)
+            .cast(DataType::Int64)
+            .max()
+            .alias("latest_end")])
+        .sort(["month", ucol::PROVIDER], SortMultipleOptions::default())
+        .collect()
+        .map_err(Error::polars(context))?;
+    let (months, providers) = (strings(&df, "month")?, strings(&df, ucol::PROVIDER)?);
+    let latest = df
+        .column("latest_end")
+        .and_then(|c| c.i64().cloned())
+        .map_err(Error::polars(context))?;
+    let micros = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros())
+    };
+    const DAY_US: f64 = 86_400e6;
+    let mut out: HashMap<String, Vec<Completeness>> = HashMap::new();
+    for (i, (m, provider)) in months.into_iter().zip(providers).enumerate() {
+        let (Some(year), Some(number)) = (
+            m.get(..4).and_then(|y| y.parse().ok()),
+            m.get(5..7).and_then(|n| n.parse().ok()),
+        ) else {
+            continue;
+        };
+        let month = Month {
+            year,
+            month: number,
+        };
+        let (start, end) = (micros(month.first_day()), micros(month.end()));
+        let latest = latest.get(i);
+        let days_in_month = (end - start) as f64 / DAY_US;
+        out.entry(m).or_default().push(Completeness {
+            provider,
+            latest_period_end: latest.and_then(|l| {
+                chrono::DateTime::from_timestamp_micros(l)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }),
+            days_covered: latest.map_or(0.0, |l| {
+                ((l.min(end) - start) as f64 / DAY_US).clamp(0.0, days_in_month)
+            }),
+            days_in_month,
+            complete: latest.is_some_and(|l| l >= end),
+        });
+    }
+    Ok(out)
 }
 
 fn months_with_rows(ledger: &LazyFrame) -> Result<Vec<String>, Error> {
@@ -546,22 +852,36 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, Error> {
     Ok(s.iter().collect())
 }
 
-/// The groups whose emissions changed most, by absolute change, largest first.
-fn movers(current: &[Group], previous: Vec<(Vec<String>, Figures)>) -> Vec<Mover> {
-    let mut both: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for g in current {
-        both.entry(g.key.clone()).or_default().0 = g.figures.emissions_kg;
+/// The (provider, group) pairs whose emissions changed most, by absolute change, largest
+/// first, of the `compared` providers only.
+fn movers(
+    current: Vec<(Vec<String>, Figures)>,
+    previous: Vec<(Vec<String>, Figures)>,
+    compared: &std::collections::BTreeSet<String>,
+) -> Vec<Mover> {
+    let mut both: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    let pair = |key: Vec<String>| {
+        let mut it = key.into_iter();
+        (it.next().unwrap_or_default(), it.next().unwrap_or_default())
+    };
+    for (key, f) in current {
+        let key = pair(key);
+        if compared.contains(&key.0) {
+            both.entry(key).or_default().0 = f.emissions_kg;
+        }
     }
     for (key, f) in previous {
-        both.entry(key.into_iter().next().unwrap_or_default())
-            .or_default()
-            .1 = f.emissions_kg;
+        let key = pair(key);
+        if compared.contains(&key.0) {
+            both.entry(key).or_default().1 = f.emissions_kg;
+        }
     }
     let mut out: Vec<Mover> = both
         .into_iter()
-        .map(|(key, (current_kg, previous_kg))| {
+        .map(|((provider, key), (current_kg, previous_kg))| {
             let change_kg = current_kg - previous_kg;
             Mover {
+                provider,
                 key,
                 current_kg,
                 previous_kg,
@@ -574,14 +894,16 @@ fn movers(current: &[Group], previous: Vec<(Vec<String>, Figures)>) -> Vec<Mover
         b.change_kg
             .abs()
             .total_cmp(&a.change_kg.abs())
+            .then_with(|| a.provider.cmp(&b.provider))
             .then_with(|| a.key.cmp(&b.key))
     });
     out.truncate(MOVERS);
     out
 }
 
-/// Emissions per unit of cost per currency, over all providers and per provider. The
-/// emissions of a currency are those of the rows billed in it.
+/// Emissions per unit of cost per currency, over all providers and per provider, over all
+/// cost and over the cost of the rows estimated from usage or by ratio. The emissions of a
+/// currency are those of the rows whose cost is in it.
 fn intensity(this: &LazyFrame) -> Result<Vec<Intensity>, Error> {
     let emissions = (col(lcol::SCOPE2_LOCATION_KG).fill_null(lit(0.0))
         + col(lcol::SCOPE3_EMBODIED_KG).fill_null(lit(0.0)))
@@ -590,7 +912,15 @@ fn intensity(this: &LazyFrame) -> Result<Vec<Intensity>, Error> {
     let by = |keys: Vec<Expr>| -> Result<DataFrame, Error> {
         this.clone()
             .group_by(keys)
-            .agg([emissions.clone(), col(ucol::COST).sum()])
+            .agg([
+                emissions.clone(),
+                col(ucol::COST).sum(),
+                when(col(lcol::ESTIMATE_KIND).neq(lit(kind::EXCLUDED)))
+                    .then(col(ucol::COST))
+                    .otherwise(lit(0.0))
+                    .sum()
+                    .alias("estimated_cost"),
+            ])
             .collect()
             .map_err(Error::polars("emissions per cost"))
     };
@@ -604,14 +934,18 @@ fn intensity(this: &LazyFrame) -> Result<Vec<Intensity>, Error> {
         };
         let kg = floats(&df, "emissions_kg")?;
         let cost = floats(&df, ucol::COST)?;
+        let estimated = floats(&df, "estimated_cost")?;
         for i in 0..df.height() {
             let (kg, cost) = (kg[i].unwrap_or(0.0), cost[i].unwrap_or(0.0));
+            let estimated_cost = estimated[i].unwrap_or(0.0);
             out.push(Intensity {
                 currency: currencies[i].clone(),
                 provider: providers[i].clone(),
                 cost,
+                estimated_cost,
                 emissions_kg: kg,
-                kg_per_cost: (cost > 0.0).then(|| kg / cost),
+                kg_per_cost: (cost > 0.0 && estimated_cost > 0.0).then(|| kg / cost),
+                kg_per_estimated_cost: (estimated_cost > 0.0).then(|| kg / estimated_cost),
             });
         }
         Ok(())
@@ -664,6 +998,10 @@ fn resolve_sets(
                 version: set.as_ref().map(|s| s.meta.version.clone()),
                 method: set.as_ref().map(|s| s.meta.method.clone()),
                 description: set.as_ref().map(|s| s.meta.description.clone()),
+                assumptions: set
+                    .as_ref()
+                    .map(|s| s.assumptions.clone())
+                    .unwrap_or_default(),
                 files: set
                     .as_ref()
                     .map(|s| s.provenance.clone())
@@ -754,6 +1092,27 @@ fn data_quality(
     .collect::<Vec<_>>();
     let mut excluded = excluded;
     excluded.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.reason.cmp(&b.reason)));
+    let no_energy = this.clone().filter(
+        col(lcol::ESTIMATE_KIND)
+            .eq(lit(kind::ESTIMATED))
+            .and(col(lcol::ENERGY_KWH).fill_null(lit(0.0)).eq(lit(0.0))),
+    );
+    let without = figures_by(no_energy.clone(), &[])?
+        .into_iter()
+        .next()
+        .map(|(_, f)| f)
+        .unwrap_or_default();
+    let ccf = figures_by(
+        no_energy.filter(
+            col(lcol::NOTES)
+                .cast(DataType::String)
+                .eq(lit(crate::estimate::CCF_NO_VCPUS_NOTE)),
+        ),
+        &[],
+    )?
+    .into_iter()
+    .next()
+    .map_or(0, |(_, f)| f.rows);
     let (uncertainty, uncertainty_note) = match uncertainty::range(this, sets)? {
         Ok(range) => (Some(range), None),
         Err(note) => (None, Some(note)),
@@ -762,6 +1121,12 @@ fn data_quality(
         by_kind,
         ratio_energy_share: (totals.energy_kwh > 0.0).then(|| ratio_energy / totals.energy_kwh),
         excluded,
+        estimated_without_energy: Exclusion {
+            reason: "estimated from usage with 0 kWh".into(),
+            rows: without.rows,
+            cost: without.cost,
+        },
+        ccf_no_vcpu_rows: ccf,
         uncertainty,
         uncertainty_note,
     })
@@ -807,7 +1172,7 @@ fn goal_and_scope(
             col(lcol::GRID_YEAR),
             col(lcol::GRID_KG_PER_KWH),
         ])
-        .agg([col(lcol::ENERGY_KWH).sum()])
+        .agg([col(lcol::ENERGY_KWH).sum(), weighted_pue()])
         .sort(
             [ucol::PROVIDER, ucol::REGION, lcol::GRID_YEAR],
             SortMultipleOptions::default(),
@@ -824,6 +1189,7 @@ fn goal_and_scope(
         floats(&grid, lcol::GRID_KG_PER_KWH)?,
         floats(&grid, lcol::ENERGY_KWH)?,
     );
+    let grid_pue = floats(&grid, "pue")?;
     let resolved: HashMap<&str, &FactorSet> = sets
         .iter()
         .filter_map(|(info, set)| set.as_ref().map(|s| (info.label.as_str(), s)))
@@ -833,13 +1199,16 @@ fn goal_and_scope(
         let year = year[i].unwrap_or(0.0) as i32;
         let source = resolved.get(set_of[i].as_str()).and_then(|set| {
             // Rows without a region were labelled `global`; the set knows them as unknown.
-            let factor = if region[i] == "global" {
+            let row = if region[i] == "global" {
                 set.grid_location_unknown(&provider[i], year)
             } else {
                 set.grid_location(&provider[i], &region[i], year)
                     .or_else(|| set.grid_location_unknown(&provider[i], year))
             };
-            factor.map(|f| f.source.clone())
+            // The source only of the set's row with the ledger's value.
+            let v = factor[i].unwrap_or(f64::NAN);
+            row.filter(|f| (f.kg_per_kwh - v).abs() <= 1e-12 * v.abs().max(1.0))
+                .map(|f| f.source.clone())
         });
         grid_factors.push(GridFactorUsed {
             factor_set: set_of[i].clone(),
@@ -848,11 +1217,38 @@ fn goal_and_scope(
             year,
             kg_per_kwh: factor[i].unwrap_or(0.0),
             energy_kwh: energy[i].unwrap_or(0.0),
+            pue: grid_pue[i],
             source,
         });
     }
     let mut providers: Vec<String> = by_provider.iter().map(|g| g.key.clone()).collect();
     providers.sort();
+    let pue = this
+        .clone()
+        .group_by([col(ucol::PROVIDER).cast(DataType::String)])
+        .agg([
+            weighted_pue(),
+            when(col(lcol::PUE).is_not_null())
+                .then(col(lcol::ENERGY_KWH).fill_null(lit(0.0)))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("pue_kwh"),
+        ])
+        .sort([ucol::PROVIDER], SortMultipleOptions::default())
+        .collect()
+        .map_err(Error::polars(context))?;
+    let (pue_provider, pue_value, pue_kwh) = (
+        strings(&pue, ucol::PROVIDER)?,
+        floats(&pue, "pue")?,
+        floats(&pue, "pue_kwh")?,
+    );
+    let pue = (0..pue.height())
+        .map(|i| PueApplied {
+            provider: pue_provider[i].clone(),
+            pue: pue_value[i],
+            energy_kwh: pue_kwh[i].unwrap_or(0.0),
+        })
+        .collect();
     Ok(GoalAndScope {
         period_start: month.first_day().to_string(),
         period_end: month.end().to_string(),
@@ -861,11 +1257,32 @@ fn goal_and_scope(
         methods,
         factor_sets: sets.into_iter().map(|(info, _)| info).collect(),
         grid_factors,
+        pue,
     })
 }
 
-/// Writes `report.html`, `report.csv` and `report.json` into `dir` (created if missing), each
-/// written aside and renamed, and returns their paths.
+/// `Σ pue × energy_kwh / Σ energy_kwh` over the rows with a PUE and energy, as `pue`; null
+/// when there are none.
+fn weighted_pue() -> Expr {
+    let has = col(lcol::PUE)
+        .is_not_null()
+        .and(col(lcol::ENERGY_KWH).fill_null(lit(0.0)).gt(lit(0.0)));
+    let kwh = when(has.clone())
+        .then(col(lcol::ENERGY_KWH))
+        .otherwise(lit(0.0))
+        .sum();
+    let weighted = when(has)
+        .then(col(lcol::PUE) * col(lcol::ENERGY_KWH))
+        .otherwise(lit(0.0))
+        .sum();
+    when(kwh.clone().gt(lit(0.0)))
+        .then(weighted / kwh)
+        .otherwise(lit(NULL).cast(DataType::Float64))
+        .alias("pue")
+}
+
+/// Writes `report.html`, `report.csv` and `report.json` into `dir` (created if missing), all
+/// three written aside before any is renamed, and returns their paths.
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -885,7 +1302,10 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
         ("report.csv", csv),
         ("report.json", json + "\n"),
     ];
-    let mut written = Vec::new();
+    // Every file is written aside first, then the three are renamed: a failed write leaves
+    // the previous report whole. (The renames themselves are three steps; a crash between
+    // them can still leave files of two runs, a known shortcoming.)
+    let mut temps = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);
         let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
@@ -897,6 +1317,10 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<std::path::PathBuf>, Err
             let mode = std::fs::Permissions::from_mode(0o644);
             temp.as_file().set_permissions(mode).map_err(io(&path))?;
         }
+        temps.push((temp, path));
+    }
+    let mut written = Vec::new();
+    for (temp, path) in temps {
         temp.persist(&path).map_err(|e| io(&path)(e.error))?;
         written.push(path);
     }

@@ -6,27 +6,35 @@
 //!   `min + u × (max − min)` watts. The real utilisation lies between idle and full load, so
 //!   each row's CPU energy lies between `min / avg` and `max / avg` times its value. The range
 //!   takes, per factor set, the widest of these ratios over every row of `cpu_watts.csv` (and
-//!   of `gpu_watts.csv` for GPU energy), so it holds whichever architecture a row was given.
-//! * **Rows estimated by ratio** carry energy extrapolated from the cost (or usage) of known
-//!   rows: nothing physical is known about them, so they range from 0 to
-//!   [`RATIO_HIGH`] times their value.
-//! * **Memory, storage and network energy, grid factors and embodied emissions** are point
-//!   values in the factor tables (no published ranges), so they count at their value in both
-//!   bounds. This understates the real uncertainty; the report says so.
+//!   of `gpu_watts.csv` for GPU energy), of every provider and architecture: an outer bound,
+//!   wider than the row's own architecture would give.
+//! * **Rows estimated by ratio** carry energy extrapolated from known rows. Their bounds come
+//!   from the month's data: per provider and currency, the lowest and the highest kWh per unit
+//!   of cost among the services estimated from physical usage (services with positive kWh and
+//!   positive cost); a ratio row of cost `c` and energy `e` spans `min(e, c × low)` to
+//!   `max(e, c × high)`, and its embodied emissions (Scope 3) and Scope 2 scale by the same
+//!   factor. A ratio row without such a service, or without positive cost, counts at its value
+//!   in both bounds (`ratio_rows_unbounded`; the report says so).
+//! * **Memory, storage and network energy, grid factors and the embodied emissions of rows
+//!   estimated from usage** are point values in the factor tables (no published ranges), so
+//!   they count at their value in both bounds. This understates the real uncertainty; the
+//!   report says so.
+//! * **Excluded rows** (no physical usage, or usage the method leaves out) are outside the
+//!   range: it bounds the estimated figures only. A month with no estimated energy has no
+//!   range (not a 0-to-0 one).
 //!
 //! Location-based Scope 2 scales with each row's energy (its own grid factor,
-//! `scope2_location_kg / energy_kwh`); Scope 3 embodied is added unchanged to both bounds.
+//! `scope2_location_kg / energy_kwh`); market-based Scope 2 (the market factor where one
+//! exists, location-based elsewhere) scales the same way.
 
 use carbonledger_factors::FactorSet;
+use carbonledger_usage::col as ucol;
 use polars::prelude::*;
 use serde::Serialize;
 
 use super::FactorSetInfo;
 use crate::Error;
 use crate::ledger::{col as lcol, kind};
-
-/// Rows estimated by ratio range from 0 to this many times their value.
-pub const RATIO_HIGH: f64 = 2.0;
 
 /// The month's range.
 #[derive(Debug, Clone, Serialize)]
@@ -37,12 +45,36 @@ pub struct Range {
     /// kg CO2e, location-based.
     pub scope2_location_low_kg: f64,
     pub scope2_location_high_kg: f64,
+    /// kg CO2e, market-based where a market factor exists, location-based elsewhere.
+    pub scope2_market_with_fallback_low_kg: f64,
+    pub scope2_market_with_fallback_high_kg: f64,
+    /// kg CO2e, embodied.
+    pub scope3_embodied_low_kg: f64,
+    pub scope3_embodied_high_kg: f64,
     /// kg CO2e: Scope 2 location-based + Scope 3 embodied.
     pub emissions_low_kg: f64,
     pub emissions_high_kg: f64,
-    pub ratio_low_factor: f64,
-    pub ratio_high_factor: f64,
+    /// The ratio rows' bounds, per provider and currency, from the month's known services.
+    pub ratio_bounds: Vec<RatioBound>,
+    /// Ratio rows with energy but no bound, counted at their value in both bounds.
+    pub ratio_rows_unbounded: u64,
+    /// kWh of those rows.
+    pub ratio_unbounded_kwh: f64,
+    /// Excluded rows: outside the range.
+    pub excluded_rows: u64,
     pub sets: Vec<SetBounds>,
+}
+
+/// The kWh per unit of cost of the services estimated from usage, one provider and currency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatioBound {
+    pub provider: String,
+    pub currency: String,
+    /// Services with positive kWh and cost the bound is taken over.
+    pub services: u64,
+    /// kWh per unit of `currency`.
+    pub kwh_per_cost_low: f64,
+    pub kwh_per_cost_high: f64,
 }
 
 /// The CPU and GPU bounds of one factor set (multipliers of the energy at `u`).
@@ -123,11 +155,76 @@ pub(super) fn range(
     }
     .map_err(Error::polars("the uncertainty bounds"))?;
     let z = |c: &str| col(c).fill_null(lit(0.0));
-    let energy = z(lcol::ENERGY_KWH);
-    let (cpu, gpu) = (z(lcol::CPU_KWH), z(lcol::GPU_KWH));
     let is = |k: &str| col(lcol::ESTIMATE_KIND).eq(lit(k.to_owned()));
-    let low = when(is(kind::RATIO))
-        .then(lit(0.0))
+    let rows = this.clone().with_columns([
+        col(ucol::PROVIDER)
+            .cast(DataType::String)
+            .alias("j_provider"),
+        col(ucol::CURRENCY)
+            .cast(DataType::String)
+            .fill_null(lit("?"))
+            .alias("j_currency"),
+    ]);
+    // Per provider and currency: kWh per unit of cost of each service estimated from usage.
+    let ratio = rows
+        .clone()
+        .filter(is(kind::ESTIMATED))
+        .group_by([
+            col("j_provider"),
+            col("j_currency"),
+            col(ucol::SERVICE).cast(DataType::String),
+        ])
+        .agg([
+            z(lcol::ENERGY_KWH).sum().alias("e"),
+            z(ucol::COST).sum().alias("c"),
+        ])
+        .filter(col("e").gt(lit(0.0)).and(col("c").gt(lit(0.0))))
+        .with_column((col("e") / col("c")).alias("k"))
+        .group_by([col("j_provider"), col("j_currency")])
+        .agg([
+            col("k").min().alias("k_lo"),
+            col("k").max().alias("k_hi"),
+            len().cast(DataType::UInt64).alias("services"),
+        ])
+        .sort(["j_provider", "j_currency"], SortMultipleOptions::default())
+        .collect()
+        .map_err(Error::polars("the ratio rows' bounds"))?;
+    let ratio_bounds = {
+        let (p, c) = (
+            super::strings(&ratio, "j_provider")?,
+            super::strings(&ratio, "j_currency")?,
+        );
+        let (lo, hi) = (
+            super::floats(&ratio, "k_lo")?,
+            super::floats(&ratio, "k_hi")?,
+        );
+        let n = super::floats(&ratio, "services")?;
+        (0..ratio.height())
+            .map(|i| RatioBound {
+                provider: p[i].clone(),
+                currency: c[i].clone(),
+                services: n[i].unwrap_or(0.0) as u64,
+                kwh_per_cost_low: lo[i].unwrap_or(0.0),
+                kwh_per_cost_high: hi[i].unwrap_or(0.0),
+            })
+            .collect::<Vec<_>>()
+    };
+    let energy = z(lcol::ENERGY_KWH);
+    let cost = z(ucol::COST);
+    let (cpu, gpu) = (z(lcol::CPU_KWH), z(lcol::GPU_KWH));
+    let bounded = is(kind::RATIO)
+        .and(col("k_lo").is_not_null())
+        .and(cost.clone().gt(lit(0.0)))
+        .and(energy.clone().gt(lit(0.0)));
+    let (c_lo, c_hi) = (cost.clone() * col("k_lo"), cost * col("k_hi"));
+    let ratio_low = when(c_lo.clone().lt(energy.clone()))
+        .then(c_lo)
+        .otherwise(energy.clone());
+    let ratio_high = when(c_hi.clone().gt(energy.clone()))
+        .then(c_hi)
+        .otherwise(energy.clone());
+    let low = when(bounded.clone())
+        .then(ratio_low)
         .when(is(kind::ESTIMATED))
         .then(
             energy.clone()
@@ -135,16 +232,30 @@ pub(super) fn range(
                 - gpu.clone() * (lit(1.0) - col("gl")),
         )
         .otherwise(energy.clone());
-    let high = when(is(kind::RATIO))
-        .then(energy.clone() * lit(RATIO_HIGH))
+    let high = when(bounded.clone())
+        .then(ratio_high)
         .when(is(kind::ESTIMATED))
         .then(energy.clone() + cpu * (col("ch") - lit(1.0)) + gpu * (col("gh") - lit(1.0)))
         .otherwise(energy.clone());
-    let grid = when(energy.clone().gt(lit(0.0)))
-        .then(z(lcol::SCOPE2_LOCATION_KG) / energy)
-        .otherwise(lit(0.0));
-    let sums = this
-        .clone()
+    let per_kwh = |kg: Expr| {
+        when(energy.clone().gt(lit(0.0)))
+            .then(kg / energy.clone())
+            .otherwise(lit(0.0))
+    };
+    let grid = per_kwh(z(lcol::SCOPE2_LOCATION_KG));
+    let market = per_kwh(
+        col(lcol::SCOPE2_MARKET_KG)
+            .fill_null(col(lcol::SCOPE2_LOCATION_KG))
+            .fill_null(lit(0.0)),
+    );
+    let s3 = z(lcol::SCOPE3_EMBODIED_KG);
+    // Ratio rows' embodied scales with their energy; the rest is a point value.
+    let s3_scaled = |bound: Expr| {
+        when(bounded.clone())
+            .then(s3.clone() * bound / energy.clone())
+            .otherwise(s3.clone())
+    };
+    let sums = rows
         .with_column(col(lcol::FACTOR_SET).cast(DataType::String))
         .join(
             table.lazy(),
@@ -152,12 +263,45 @@ pub(super) fn range(
             [col("bound_set")],
             JoinArgs::new(JoinType::Left),
         )
+        .join(
+            ratio.lazy(),
+            [col("j_provider"), col("j_currency")],
+            [col("j_provider"), col("j_currency")],
+            JoinArgs::new(JoinType::Left),
+        )
         .select([
             low.clone().sum().alias("energy_low"),
             high.clone().sum().alias("energy_high"),
-            (low * grid.clone()).sum().alias("s2_low"),
-            (high * grid).sum().alias("s2_high"),
-            z(lcol::SCOPE3_EMBODIED_KG).sum().alias("s3"),
+            (low.clone() * grid.clone()).sum().alias("s2_low"),
+            (high.clone() * grid).sum().alias("s2_high"),
+            (low.clone() * market.clone()).sum().alias("market_low"),
+            (high.clone() * market).sum().alias("market_high"),
+            s3_scaled(low).sum().alias("s3_low"),
+            s3_scaled(high).sum().alias("s3_high"),
+            when(is(kind::EXCLUDED))
+                .then(lit(0.0))
+                .otherwise(energy.clone())
+                .sum()
+                .alias("estimated_kwh"),
+            when(is(kind::EXCLUDED))
+                .then(lit(1.0))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("excluded_rows"),
+            when(
+                is(kind::RATIO)
+                    .and(energy.clone().gt(lit(0.0)))
+                    .and(bounded.clone().not()),
+            )
+            .then(lit(1.0))
+            .otherwise(lit(0.0))
+            .sum()
+            .alias("unbounded_rows"),
+            when(is(kind::RATIO).and(bounded.not()))
+                .then(energy)
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("unbounded_kwh"),
         ])
         .collect()
         .map_err(Error::polars("the uncertainty range"))?;
@@ -168,16 +312,31 @@ pub(super) fn range(
             .flatten()
             .unwrap_or(0.0))
     };
-    let (s2_low, s2_high, s3) = (get("s2_low")?, get("s2_high")?, get("s3")?);
+    let excluded_rows = get("excluded_rows")? as u64;
+    if get("estimated_kwh")? <= 0.0 {
+        return Ok(Err(format!(
+            "no range: no row of the month carries estimated energy (from physical usage or \
+             by ratio), so there is nothing to bound; the {excluded_rows} excluded rows are \
+             outside any range"
+        )));
+    }
+    let (s2_low, s2_high) = (get("s2_low")?, get("s2_high")?);
+    let (s3_low, s3_high) = (get("s3_low")?, get("s3_high")?);
     Ok(Ok(Range {
         energy_low_kwh: get("energy_low")?,
         energy_high_kwh: get("energy_high")?,
         scope2_location_low_kg: s2_low,
         scope2_location_high_kg: s2_high,
-        emissions_low_kg: s2_low + s3,
-        emissions_high_kg: s2_high + s3,
-        ratio_low_factor: 0.0,
-        ratio_high_factor: RATIO_HIGH,
+        scope2_market_with_fallback_low_kg: get("market_low")?,
+        scope2_market_with_fallback_high_kg: get("market_high")?,
+        scope3_embodied_low_kg: s3_low,
+        scope3_embodied_high_kg: s3_high,
+        emissions_low_kg: s2_low + s3_low,
+        emissions_high_kg: s2_high + s3_high,
+        ratio_bounds,
+        ratio_rows_unbounded: get("unbounded_rows")? as u64,
+        ratio_unbounded_kwh: get("unbounded_kwh")?,
+        excluded_rows,
         sets: bounds,
     }))
 }
