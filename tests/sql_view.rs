@@ -235,6 +235,50 @@ fn duckdb_view_equals_rust_on_the_mixed_fixture() {
 }
 
 #[test]
+fn duckdb_view_excludes_negative_usage_as_rust_does() {
+    // The mixed fixture with its first line (10 hours of m5.xlarge) turned into a correction
+    // line of -10 hours: the default method excludes it with the estimator's reason instead of
+    // giving it negative kWh, and it adds nothing to the ratios of the unknown lines.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("negative.csv");
+    let mut reader = csv::Reader::from_path(root().join(MIXED)).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let amount = header
+        .iter()
+        .position(|h| h == "lineItem/UsageAmount")
+        .unwrap();
+    let mut writer = csv::Writer::from_path(&input).unwrap();
+    writer.write_record(&header).unwrap();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.unwrap();
+        let fields: Vec<String> = record
+            .iter()
+            .enumerate()
+            .map(|(at, v)| {
+                if i == 0 && at == amount {
+                    format!("-{v}")
+                } else {
+                    v.to_owned()
+                }
+            })
+            .collect();
+        writer.write_record(&fields).unwrap();
+    }
+    writer.flush().unwrap();
+    let input = input.to_str().unwrap();
+    let rust = carbonledger(&["estimate", "--input", input, "--format", "csv"]);
+    let text = String::from_utf8_lossy(&rust.stdout);
+    assert!(
+        text.contains(carbonledger::estimate::NEGATIVE_USAGE_REASON),
+        "the Rust path excludes the line: {text}"
+    );
+    let args = ["--missing-column", "product/regionCode"];
+    if let Some(report) = duckdb_case(input, &args, &[]) {
+        assert_eq!(rows_equal(&report), 31, "{report}");
+    }
+}
+
+#[test]
 fn duckdb_view_equals_rust_on_the_anonymized_cur() {
     // A real CUR without product/vcpu or instanceType columns: regions from both product
     // columns and usage-type prefixes, ratio rows by service, by unit and by provider.

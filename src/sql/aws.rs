@@ -462,8 +462,8 @@ flags AS (
       AND vcpus_per_amount IS NOT NULL
       THEN usage_amount * (table_gpu_count * hours_per_amount) ELSE 0e0 END AS gpu_hours,
     CASE WHEN usage_class = 'compute' AND f_compute_unit = 1 AND has_table_instance
-      AND vcpus_per_amount IS NOT NULL THEN usage_amount * (table_memory_gb * hours_per_amount) ELSE 0e0 END
-      AS memory_gb_hours,
+      AND vcpus_per_amount IS NOT NULL THEN usage_amount * (table_memory_gb * hours_per_amount)
+      ELSE 0e0 END AS memory_gb_hours,
     CASE WHEN usage_class NOT IN ('storage_ssd', 'storage_hdd') THEN 0e0
       WHEN unit = 'GB-Hours' THEN usage_amount / 1000e0
       ELSE usage_amount * 24e0 * days_in_month / 1000e0 END AS storage_tb_hours,
@@ -549,11 +549,13 @@ pub fn estimator_ctes(o: &SqlOptions, n: &Names, usage: &str, provider: &str) ->
       ELSE direct.usage_amount END) END AS ratio_kwh,
     CASE WHEN bu.per <> 0 THEN bu.k / bu.per * (CASE WHEN direct.provider = 'aws' THEN direct.cost
       ELSE direct.usage_amount END) END AS ratio_ccf,
-    CASE WHEN bu.per <> 0 THEN (bu.k / bu.per * (CASE WHEN direct.provider = 'aws' THEN direct.cost
-      ELSE direct.usage_amount END) - bu.e / bu.per * (CASE WHEN direct.provider = 'aws' THEN direct.cost
-      ELSE direct.usage_amount END)) * grid_v END AS ratio_kg"
+    CASE WHEN bu.per <> 0 THEN (bu.k / bu.per * (CASE WHEN direct.provider = 'aws'
+      THEN direct.cost ELSE direct.usage_amount END) - bu.e / bu.per * (CASE WHEN
+      direct.provider = 'aws' THEN direct.cost ELSE direct.usage_amount END)) * grid_v END
+      AS ratio_kg"
     } else {
-        "    CASE WHEN su.a > 0 THEN 'su' WHEN bu.c > 0 THEN 'u' WHEN bp.c > 0 THEN 'p' END AS basis,
+        "    CASE WHEN su.a > 0 THEN 'su' WHEN bu.c > 0 THEN 'u' WHEN bp.c > 0 THEN 'p' END
+      AS basis,
     CASE WHEN su.a > 0 THEN su.e / su.a * GREATEST(usage_amount, 0e0)
       WHEN bu.c > 0 THEN bu.e / bu.c * GREATEST(cost, 0e0)
       WHEN bp.c > 0 THEN bp.e / bp.c * GREATEST(cost, 0e0) END AS ratio_kwh,
@@ -599,7 +601,9 @@ u2 AS (
     CASE WHEN {ccf} AND u.provider = 'aws' AND u.region_note IS NOT NULL THEN NULL
       ELSE u.region END AS f_region,
     CASE WHEN {ccf} AND u.provider = 'aws' AND u.usage_class = 'compute'
-      AND u.vcpu_hours = 0 AND u.usage_amount <> 0 THEN 1 ELSE 0 END AS no_vcpus
+      AND u.vcpu_hours = 0 AND u.usage_amount <> 0 THEN 1 ELSE 0 END AS no_vcpus,
+    CASE WHEN {negative} THEN 'excluded' ELSE u.usage_class END AS eff_class,
+    CASE WHEN {negative} THEN {negative_reason} ELSE u.exclusion_reason END AS eff_reason
   FROM {usage} u
 ),
 rowf AS (
@@ -693,7 +697,7 @@ known AS (
   SELECT provider, usage_month, currency, service, usage_unit,
     SUM(energy_v) AS e, SUM(ccf_v) AS k,
     SUM(embodied_v) AS b, SUM(cost) AS c, SUM(usage_amount) AS a
-  FROM direct WHERE usage_class NOT IN ('unknown', 'excluded') AND no_vcpus = 0
+  FROM direct WHERE eff_class NOT IN ('unknown', 'excluded') AND no_vcpus = 0
   GROUP BY provider, usage_month, currency, service, usage_unit
 ),
 by_u AS (
@@ -710,27 +714,27 @@ ratio AS (
   SELECT direct.*,
 {ratio_cols}
   FROM direct
-  LEFT JOIN known su ON direct.usage_class = 'unknown' AND su.provider = direct.provider
+  LEFT JOIN known su ON direct.eff_class = 'unknown' AND su.provider = direct.provider
     AND su.usage_month = direct.usage_month AND su.currency = direct.currency
     AND su.service = direct.service AND su.usage_unit = direct.usage_unit
-  LEFT JOIN by_u bu ON direct.usage_class = 'unknown' AND bu.provider = direct.provider
+  LEFT JOIN by_u bu ON direct.eff_class = 'unknown' AND bu.provider = direct.provider
     AND bu.usage_month = direct.usage_month AND bu.currency = direct.currency
     AND bu.usage_unit = direct.usage_unit
-  LEFT JOIN by_p bp ON direct.usage_class = 'unknown' AND bp.provider = direct.provider
+  LEFT JOIN by_p bp ON direct.eff_class = 'unknown' AND bp.provider = direct.provider
     AND bp.usage_month = direct.usage_month AND bp.currency = direct.currency
 ),
 ledger AS (
   SELECT ratio.*,
-    CASE WHEN usage_class = 'excluded' THEN 'excluded'
-      WHEN usage_class <> 'unknown' THEN 'estimated'
+    CASE WHEN eff_class = 'excluded' THEN 'excluded'
+      WHEN eff_class <> 'unknown' THEN 'estimated'
       WHEN basis IS NOT NULL THEN 'ratio' ELSE 'excluded' END AS kind,
-    CASE WHEN usage_class = 'unknown' AND basis IS NULL THEN
+    CASE WHEN eff_class = 'unknown' AND basis IS NULL THEN
       'no estimated ' || provider || ' usage in {in_unit}
       || CAST(CAST(FLOOR(usage_month / 100) AS {int}) AS {string}) || '-'
       || {pad_month} || ' to take a ratio from'{ccf_tail}
-      ELSE exclusion_reason END AS reason_out,
-    CASE WHEN usage_class = 'unknown' AND basis IS NULL THEN 'excluded'
-      ELSE usage_class END AS class_out
+      ELSE eff_reason END AS reason_out,
+    CASE WHEN eff_class = 'unknown' AND basis IS NULL THEN 'excluded'
+      ELSE eff_class END AS class_out
   FROM ratio
 )
 SELECT
@@ -777,6 +781,16 @@ FROM ledger",
         energy =
             "CASE WHEN kind = 'estimated' THEN energy_v WHEN kind = 'ratio' THEN ratio_kwh END",
         ccf = if ccf { "TRUE" } else { "FALSE" },
+        // The default method excludes rows that bill a negative usage amount or quantity
+        // (`estimate::exclude_negative_usage`); ccf lets the sign carry through.
+        negative = if ccf {
+            "FALSE"
+        } else {
+            "u.usage_class <> 'excluded' AND (u.usage_amount < 0 OR u.vcpu_hours < 0 \
+             OR u.gpu_hours < 0 OR u.memory_gb_hours < 0 OR u.storage_tb_hours < 0 \
+             OR u.network_gb < 0)"
+        },
+        negative_reason = s(crate::estimate::NEGATIVE_USAGE_REASON),
         ccf_kwh = if ccf {
             "CASE WHEN kind = 'estimated' THEN ccf_v WHEN kind = 'ratio' THEN ratio_ccf END"
                 .to_owned()
