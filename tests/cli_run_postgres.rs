@@ -11,11 +11,17 @@ use std::process::Output;
 use assert_cmd::Command;
 use polars::prelude::*;
 
-fn server_url() -> String {
-    std::env::var("CARBONLEDGER_TEST_POSTGRES_URL").expect(
-        "CARBONLEDGER_TEST_POSTGRES_URL: a PostgreSQL server for the sink's tests (.ci/run \
-         starts one)",
-    )
+/// The test server's URL; without one the tests are skipped with a note, except under CI
+/// (`CI` set), where a missing server is a failure.
+fn server_url() -> Option<String> {
+    if let Ok(url) = std::env::var("CARBONLEDGER_TEST_POSTGRES_URL") {
+        return Some(url);
+    }
+    let why = "CARBONLEDGER_TEST_POSTGRES_URL is not set: a PostgreSQL server for the sink's \
+               tests (.ci/run starts one)";
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("skipped: {why}");
+    None
 }
 
 fn fixture(path: &str) -> PathBuf {
@@ -134,7 +140,9 @@ fn close(a: (i64, f64, f64), b: (i64, f64, f64)) -> bool {
 
 #[test]
 fn the_table_holds_the_ledgers_rows_and_follows_a_restatement() {
-    let url = server_url();
+    let Some(url) = server_url() else {
+        return;
+    };
     let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("test server");
     let schema = schema(&mut client, "sink");
     let dir = job(&schema);
@@ -233,7 +241,9 @@ fn an_unreachable_server_fails_the_sink_not_the_ledger() {
 
 #[test]
 fn two_ledgers_sharing_a_table_keep_each_others_rows() {
-    let url = server_url();
+    let Some(url) = server_url() else {
+        return;
+    };
     let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("test server");
     let schema = schema(&mut client, "shared");
     let (a, b) = (job(&schema), job(&schema));
@@ -257,7 +267,9 @@ fn two_ledgers_sharing_a_table_keep_each_others_rows() {
 
 #[test]
 fn a_table_without_ledger_ids_is_refused_with_what_to_do() {
-    let url = server_url();
+    let Some(url) = server_url() else {
+        return;
+    };
     let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("test server");
     let schema = schema(&mut client, "old");
     client
