@@ -3,18 +3,14 @@
 //! grouping, no SQL); CSV, JSON and Parquet output carry the same values; a single ledger file
 //! of `estimate --format parquet` is queried the same way; bad queries exit 2 naming the problem.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use polars::prelude::*;
-
-fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(path)
-}
 
 fn carbonledger(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::cargo_bin("carbonledger")
@@ -32,29 +28,6 @@ fn ok(out: std::process::Output) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// A ledger folder with two providers and three months: the sample CUR (AWS, 2026-10) and the
-/// mixed GCP export (2024-01) and an AWS FOCUS file (2024-03).
-fn ledger() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path();
-    fs::create_dir(path.join("cur")).expect("cur");
-    fs::copy(
-        fixture("sample/cur-sample-2026-10.csv.gz"),
-        path.join("cur/cur-sample-2026-10.csv.gz"),
-    )
-    .expect("sample");
-    fs::copy(fixture("gcp/export_mixed.csv"), path.join("gcp.csv")).expect("gcp");
-    fs::copy(fixture("focus/aws_focus_1_2.csv"), path.join("focus.csv")).expect("focus");
-    let config = "[ledger]\npath = \"ledger\"\n[period]\n\
-                  months = [\"2024-01\", \"2024-03\", \"2026-10\"]\n\
-                  [[source]]\nname = \"aws\"\nkind = \"aws-cur\"\npath = \"cur\"\n\
-                  [[source]]\nname = \"gcp\"\nkind = \"gcp-export\"\npath = \"gcp.csv\"\n\
-                  [[source]]\nname = \"focus\"\nkind = \"focus\"\npath = \"focus.csv\"\n";
-    fs::write(path.join("c.toml"), config).expect("config");
-    ok(carbonledger(path, &["run", "--config", "c.toml"]));
-    dir
 }
 
 /// Sums of one group: rows, kWh, kg CO2e (Scope 2 location-based), cost; as in SQL, the sum
@@ -196,7 +169,7 @@ fn csv_rows(text: &[u8]) -> Vec<BTreeMap<String, serde_json::Value>> {
 
 #[test]
 fn a_grouping_query_equals_the_partition_files_in_every_format() {
-    let dir = ledger();
+    let dir = common::three_month_ledger();
     let path = dir.path();
     let expected = by_group(&path.join("ledger"));
     let providers: std::collections::BTreeSet<_> = expected.keys().map(|k| &k.0).collect();
@@ -317,7 +290,7 @@ fn a_ledger_file_of_estimate_is_queried_like_a_folder() {
 
 #[test]
 fn bad_queries_and_arguments_exit_2_naming_the_problem() {
-    let dir = ledger();
+    let dir = common::three_month_ledger();
     let path = dir.path();
     let cases: [(&[&str], &str); 5] = [
         (

@@ -2,18 +2,15 @@
 //! and by kg CO2e per unit of cost) is the one computed here from the partition files, row by
 //! row, without polars' grouping.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
+use common::fixture;
 use polars::prelude::*;
-
-fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(path)
-}
 
 fn carbonledger(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = Command::cargo_bin("carbonledger")
@@ -199,23 +196,8 @@ fn by_month_and_provider(ledger: &Path) -> BTreeMap<(String, String), f64> {
 
 #[test]
 fn a_range_of_months_sums_only_those_months() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = common::three_month_ledger();
     let dir = dir.path();
-    fs::create_dir(dir.join("cur")).expect("cur");
-    fs::copy(
-        fixture("sample/cur-sample-2026-10.csv.gz"),
-        dir.join("cur/cur-sample-2026-10.csv.gz"),
-    )
-    .expect("sample");
-    fs::copy(fixture("gcp/export_mixed.csv"), dir.join("gcp.csv")).expect("gcp");
-    fs::copy(fixture("focus/aws_focus_1_2.csv"), dir.join("focus.csv")).expect("focus");
-    let config = "[ledger]\npath = \"ledger\"\n[period]\n\
-                  months = [\"2024-01\", \"2024-03\", \"2026-10\"]\n\
-                  [[source]]\nname = \"aws\"\nkind = \"aws-cur\"\npath = \"cur\"\n\
-                  [[source]]\nname = \"gcp\"\nkind = \"gcp-export\"\npath = \"gcp.csv\"\n\
-                  [[source]]\nname = \"focus\"\nkind = \"focus\"\npath = \"focus.csv\"\n";
-    fs::write(dir.join("c.toml"), config).expect("config");
-    carbonledger(dir, &["run", "--config", "c.toml"]);
     let cells = by_month_and_provider(&dir.join("ledger"));
     let months: Vec<&str> = cells.keys().map(|k| k.0.as_str()).collect();
     assert!(
